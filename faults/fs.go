@@ -1,0 +1,600 @@
+package faults
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// FS is a vfs.FS that consults an injector before every operation and
+// forwards the operations that pass to the file system it wraps.
+//
+// When the injector may fail a sync (see MayFailer), FS holds every write
+// since a file's last good sync in memory, shared by every handle of the
+// file, and writes it through at the next good sync; a failed sync drops it
+// (see the package documentation, "Fsync failure"). Otherwise every
+// operation that passes goes straight through.
+type FS struct {
+	fs   vfs.FS
+	inj  Injector
+	hold bool
+
+	mu    sync.Mutex
+	files map[string]*fileState // by cleaned name; only when hold
+}
+
+var _ vfs.FS = (*FS)(nil)
+
+// Wrap returns fs with inj consulted before every operation. A nil inj
+// fails nothing.
+func Wrap(fs vfs.FS, inj Injector) *FS {
+	if inj == nil {
+		inj = None
+	}
+	return &FS{
+		fs:    fs,
+		inj:   inj,
+		hold:  mayFail(inj, OpSync),
+		files: make(map[string]*fileState),
+	}
+}
+
+// Injector returns the injector fs consults.
+func (fs *FS) Injector() Injector { return fs.inj }
+
+// Holding reports whether fs holds unsynced writes in memory (because its
+// injector may fail a sync) rather than passing them through.
+func (fs *FS) Holding() bool { return fs.hold }
+
+// Unsynced returns how many written bytes fs holds that no good sync has
+// written through yet, over every file that still has a name. It is 0 when
+// fs is not Holding.
+func (fs *FS) Unsynced() int64 {
+	fs.mu.Lock()
+	states := make(map[*fileState]struct{}, len(fs.files))
+	for _, st := range fs.files {
+		states[st] = struct{}{}
+	}
+	fs.mu.Unlock()
+	var n int64
+	for st := range states {
+		st.mu.Lock()
+		n += st.dirtyBytes()
+		st.mu.Unlock()
+	}
+	return n
+}
+
+func (fs *FS) check(op Op) error { return fs.inj.MaybeError(op) }
+
+func key(name string) string { return filepath.Clean(name) }
+
+// Unwrap implements vfs.FS.
+func (fs *FS) Unwrap() vfs.FS { return fs.fs }
+
+// Create implements vfs.FS.
+func (fs *FS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	if err := fs.check(Op{Kind: OpCreate, Path: name}); err != nil {
+		return nil, err
+	}
+	under, err := fs.fs.Create(name, category)
+	if err != nil {
+		return nil, err
+	}
+	f := &file{fs: fs, name: name, under: under, writable: true}
+	if fs.hold {
+		fs.mu.Lock()
+		fs.unlinkLocked(key(name))
+		f.st = &fileState{path: key(name)}
+		fs.linkLocked(key(name), f.st)
+		f.st.refs++
+		fs.mu.Unlock()
+	}
+	return f, nil
+}
+
+// ReuseForWrite implements vfs.FS. The injector sees an OpCreate of newname.
+func (fs *FS) ReuseForWrite(oldname, newname string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	if err := fs.check(Op{Kind: OpCreate, Path: newname}); err != nil {
+		return nil, err
+	}
+	under, err := fs.fs.ReuseForWrite(oldname, newname, category)
+	if err != nil {
+		return nil, err
+	}
+	if fs.hold {
+		fs.mu.Lock()
+		fs.renameLocked(key(oldname), key(newname))
+		fs.mu.Unlock()
+	}
+	return fs.open(newname, under, true, false)
+}
+
+// Open implements vfs.FS.
+func (fs *FS) Open(name string, opts ...vfs.OpenOption) (vfs.File, error) {
+	if err := fs.check(Op{Kind: OpOpen, Path: name}); err != nil {
+		return nil, err
+	}
+	under, err := fs.fs.Open(name, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return fs.open(name, under, false, false)
+}
+
+// OpenReadWrite implements vfs.FS.
+func (fs *FS) OpenReadWrite(name string, category vfs.DiskWriteCategory, opts ...vfs.OpenOption) (vfs.File, error) {
+	if err := fs.check(Op{Kind: OpOpen, Path: name}); err != nil {
+		return nil, err
+	}
+	under, err := fs.fs.OpenReadWrite(name, category, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return fs.open(name, under, true, false)
+}
+
+// OpenDir implements vfs.FS.
+func (fs *FS) OpenDir(name string) (vfs.File, error) {
+	if err := fs.check(Op{Kind: OpOpen, Path: name}); err != nil {
+		return nil, err
+	}
+	under, err := fs.fs.OpenDir(name)
+	if err != nil {
+		return nil, err
+	}
+	return fs.open(name, under, false, true)
+}
+
+// open wraps an opened underlying handle, attaching the file's shared state
+// when fs holds writes.
+func (fs *FS) open(name string, under vfs.File, writable, dir bool) (vfs.File, error) {
+	f := &file{fs: fs, name: name, under: under, writable: writable, dir: dir}
+	if !fs.hold || dir {
+		return f, nil
+	}
+	k := key(name)
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	st := fs.files[k]
+	if st == nil {
+		fi, err := under.Stat()
+		if err != nil {
+			_ = under.Close()
+			return nil, err
+		}
+		if fi.IsDir() {
+			f.dir = true
+			return f, nil
+		}
+		st = &fileState{path: k, size: fi.Size(), synced: fi.Size()}
+		fs.linkLocked(k, st)
+	}
+	st.refs++
+	f.st = st
+	return f, nil
+}
+
+// linkLocked makes k a name of st. fs.mu must be held.
+func (fs *FS) linkLocked(k string, st *fileState) {
+	fs.files[k] = st
+	st.names++
+}
+
+// unlinkLocked removes the name k; a state left without names keeps serving
+// its open handles. fs.mu must be held.
+func (fs *FS) unlinkLocked(k string) {
+	st := fs.files[k]
+	if st == nil {
+		return
+	}
+	delete(fs.files, k)
+	st.names--
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.path != k {
+		return
+	}
+	st.path = ""
+	if st.names > 0 {
+		for other, s := range fs.files {
+			if s == st {
+				st.path = other
+				break
+			}
+		}
+	}
+}
+
+// renameLocked moves the state of oldk to newk. fs.mu must be held.
+func (fs *FS) renameLocked(oldk, newk string) {
+	if oldk == newk {
+		return
+	}
+	st := fs.files[oldk]
+	fs.unlinkLocked(newk)
+	if st == nil {
+		return
+	}
+	delete(fs.files, oldk)
+	fs.files[newk] = st
+	st.mu.Lock()
+	if st.path == oldk {
+		st.path = newk
+	}
+	st.mu.Unlock()
+}
+
+// release drops a handle's reference to st, forgetting a state that has no
+// handle and nothing unsynced.
+func (fs *FS) release(st *fileState) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	st.refs--
+	if st.refs > 0 {
+		return
+	}
+	st.mu.Lock()
+	clean := len(st.dirty) == 0
+	st.mu.Unlock()
+	if !clean {
+		return
+	}
+	for k, s := range fs.files {
+		if s == st {
+			delete(fs.files, k)
+		}
+	}
+	st.names = 0
+}
+
+// Link implements vfs.FS. The injector sees an OpLink of oldname.
+func (fs *FS) Link(oldname, newname string) error {
+	if err := fs.check(Op{Kind: OpLink, Path: oldname}); err != nil {
+		return err
+	}
+	if err := fs.fs.Link(oldname, newname); err != nil {
+		return err
+	}
+	if fs.hold {
+		fs.mu.Lock()
+		if st := fs.files[key(oldname)]; st != nil {
+			fs.unlinkLocked(key(newname))
+			fs.linkLocked(key(newname), st)
+		}
+		fs.mu.Unlock()
+	}
+	return nil
+}
+
+// Remove implements vfs.FS.
+func (fs *FS) Remove(name string) error {
+	if err := fs.check(Op{Kind: OpRemove, Path: name}); err != nil {
+		return err
+	}
+	if err := fs.fs.Remove(name); err != nil {
+		return err
+	}
+	if fs.hold {
+		fs.mu.Lock()
+		fs.unlinkLocked(key(name))
+		fs.mu.Unlock()
+	}
+	return nil
+}
+
+// RemoveAll implements vfs.FS.
+func (fs *FS) RemoveAll(name string) error {
+	if err := fs.check(Op{Kind: OpRemove, Path: name}); err != nil {
+		return err
+	}
+	if err := fs.fs.RemoveAll(name); err != nil {
+		return err
+	}
+	if fs.hold {
+		k := key(name)
+		prefix := strings.TrimSuffix(k, string(filepath.Separator)) + string(filepath.Separator)
+		fs.mu.Lock()
+		for other := range fs.files {
+			if other == k || strings.HasPrefix(other, prefix) || k == "." || k == string(filepath.Separator) {
+				fs.unlinkLocked(other)
+			}
+		}
+		fs.mu.Unlock()
+	}
+	return nil
+}
+
+// Rename implements vfs.FS. The injector sees an OpRename of oldname.
+func (fs *FS) Rename(oldname, newname string) error {
+	if err := fs.check(Op{Kind: OpRename, Path: oldname}); err != nil {
+		return err
+	}
+	if err := fs.fs.Rename(oldname, newname); err != nil {
+		return err
+	}
+	if fs.hold {
+		fs.mu.Lock()
+		fs.renameLocked(key(oldname), key(newname))
+		fs.mu.Unlock()
+	}
+	return nil
+}
+
+// MkdirAll implements vfs.FS.
+func (fs *FS) MkdirAll(dir string, perm os.FileMode) error {
+	if err := fs.check(Op{Kind: OpMkdir, Path: dir}); err != nil {
+		return err
+	}
+	return fs.fs.MkdirAll(dir, perm)
+}
+
+// Lock implements vfs.FS.
+func (fs *FS) Lock(name string) (io.Closer, error) {
+	if err := fs.check(Op{Kind: OpLock, Path: name}); err != nil {
+		return nil, err
+	}
+	return fs.fs.Lock(name)
+}
+
+// List implements vfs.FS.
+func (fs *FS) List(dir string) ([]string, error) {
+	if err := fs.check(Op{Kind: OpList, Path: dir}); err != nil {
+		return nil, err
+	}
+	return fs.fs.List(dir)
+}
+
+// Stat implements vfs.FS. The size is the one reads see, unsynced writes
+// included.
+func (fs *FS) Stat(name string) (vfs.FileInfo, error) {
+	if err := fs.check(Op{Kind: OpStat, Path: name}); err != nil {
+		return nil, err
+	}
+	fi, err := fs.fs.Stat(name)
+	if err != nil || !fs.hold || fi.IsDir() {
+		return fi, err
+	}
+	fs.mu.Lock()
+	st := fs.files[key(name)]
+	fs.mu.Unlock()
+	if st == nil {
+		return fi, nil
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return sizedInfo{FileInfo: fi, size: st.size}, nil
+}
+
+// PathBase implements vfs.FS.
+func (fs *FS) PathBase(p string) string { return fs.fs.PathBase(p) }
+
+// PathJoin implements vfs.FS.
+func (fs *FS) PathJoin(elem ...string) string { return fs.fs.PathJoin(elem...) }
+
+// PathDir implements vfs.FS.
+func (fs *FS) PathDir(p string) string { return fs.fs.PathDir(p) }
+
+// GetDiskUsage implements vfs.FS.
+func (fs *FS) GetDiskUsage(p string) (vfs.DiskUsage, error) { return fs.fs.GetDiskUsage(p) }
+
+// sizedInfo reports a size other than the underlying file's.
+type sizedInfo struct {
+	vfs.FileInfo
+	size int64
+}
+
+func (i sizedInfo) Size() int64 { return i.size }
+
+// file is a handle opened through FS.
+type file struct {
+	fs       *FS
+	name     string
+	under    vfs.File
+	st       *fileState // nil unless fs holds writes and this is a file
+	writable bool
+	dir      bool
+
+	mu     sync.Mutex // guards pos and closed
+	pos    int64
+	closed bool
+}
+
+var _ vfs.File = (*file)(nil)
+
+// Close implements vfs.File.
+func (f *file) Close() error {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return fmt.Errorf("faults: close %s: %w", f.name, os.ErrClosed)
+	}
+	f.closed = true
+	f.mu.Unlock()
+	err := f.under.Close()
+	if f.st != nil {
+		f.fs.release(f.st)
+	}
+	return err
+}
+
+// Read implements vfs.File.
+func (f *file) Read(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fs.check(Op{Kind: OpRead, Path: f.name, Offset: f.pos, Len: len(p)}); err != nil {
+		return 0, err
+	}
+	if f.st == nil {
+		n, err := f.under.Read(p)
+		f.pos += int64(n)
+		return n, err
+	}
+	f.st.mu.Lock()
+	n, err := f.st.readAt(p, f.pos, f.under)
+	f.st.mu.Unlock()
+	f.pos += int64(n)
+	if err == io.EOF && n > 0 {
+		err = nil
+	}
+	return n, err
+}
+
+// ReadAt implements vfs.File.
+func (f *file) ReadAt(p []byte, off int64) (int, error) {
+	if err := f.fs.check(Op{Kind: OpRead, Path: f.name, Offset: off, Len: len(p)}); err != nil {
+		return 0, err
+	}
+	if f.st == nil {
+		return f.under.ReadAt(p, off)
+	}
+	f.st.mu.Lock()
+	defer f.st.mu.Unlock()
+	return f.st.readAt(p, off, f.under)
+}
+
+// Write implements vfs.File.
+func (f *file) Write(p []byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.fs.check(Op{Kind: OpWrite, Path: f.name, Offset: f.pos, Len: len(p)}); err != nil {
+		return 0, err
+	}
+	if f.st == nil {
+		n, err := f.under.Write(p)
+		f.pos += int64(n)
+		return n, err
+	}
+	if !f.writable {
+		return 0, fmt.Errorf("write %s: %w", f.name, ErrNotWritable)
+	}
+	f.st.mu.Lock()
+	f.st.writeAt(p, f.pos)
+	f.st.mu.Unlock()
+	f.pos += int64(len(p))
+	return len(p), nil
+}
+
+// WriteAt implements vfs.File.
+func (f *file) WriteAt(p []byte, off int64) (int, error) {
+	if err := f.fs.check(Op{Kind: OpWrite, Path: f.name, Offset: off, Len: len(p)}); err != nil {
+		return 0, err
+	}
+	if f.st == nil {
+		return f.under.WriteAt(p, off)
+	}
+	if !f.writable {
+		return 0, fmt.Errorf("write %s: %w", f.name, ErrNotWritable)
+	}
+	if off < 0 {
+		return 0, fmt.Errorf("write %s: %w", f.name, os.ErrInvalid)
+	}
+	f.st.mu.Lock()
+	f.st.writeAt(p, off)
+	f.st.mu.Unlock()
+	return len(p), nil
+}
+
+// Preallocate implements vfs.File.
+func (f *file) Preallocate(offset, length int64) error {
+	if err := f.fs.check(Op{Kind: OpPreallocate, Path: f.name, Offset: offset, Len: int(length)}); err != nil {
+		return err
+	}
+	return f.under.Preallocate(offset, length)
+}
+
+// Stat implements vfs.File.
+func (f *file) Stat() (vfs.FileInfo, error) {
+	if err := f.fs.check(Op{Kind: OpStat, Path: f.name}); err != nil {
+		return nil, err
+	}
+	fi, err := f.under.Stat()
+	if err != nil || f.st == nil {
+		return fi, err
+	}
+	f.st.mu.Lock()
+	defer f.st.mu.Unlock()
+	return sizedInfo{FileInfo: fi, size: f.st.size}, nil
+}
+
+// Sync implements vfs.File.
+func (f *file) Sync() error {
+	return f.sync(vfs.File.Sync)
+}
+
+// SyncData implements vfs.File.
+func (f *file) SyncData() error {
+	return f.sync(vfs.File.SyncData)
+}
+
+// SyncTo implements vfs.File. When fs holds writes, a SyncTo that passes the
+// injector is a full sync and reports fullSync.
+func (f *file) SyncTo(length int64) (fullSync bool, err error) {
+	if f.st == nil {
+		if err := f.fs.check(Op{Kind: OpSync, Path: f.name, Len: int(length)}); err != nil {
+			return false, err
+		}
+		return f.under.SyncTo(length)
+	}
+	if err := f.sync(vfs.File.SyncData); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// sync consults the injector and, when fs holds writes, drops them on an
+// injected failure or writes them through and syncs with do.
+func (f *file) sync(do func(vfs.File) error) error {
+	injected := f.fs.check(Op{Kind: OpSync, Path: f.name})
+	if f.st == nil {
+		if injected != nil {
+			return injected
+		}
+		return do(f.under)
+	}
+	f.st.mu.Lock()
+	defer f.st.mu.Unlock()
+	if injected != nil {
+		f.st.drop()
+		return injected
+	}
+	if len(f.st.dirty) == 0 {
+		return do(f.under)
+	}
+	w := f.under
+	if !f.writable {
+		if f.st.path == "" {
+			// Every name is gone and this handle cannot write: the data
+			// stays readable through the open handles, and no power loss
+			// can bring an unnamed file back.
+			return nil
+		}
+		tmp, err := f.fs.fs.OpenReadWrite(f.st.path, vfs.WriteCategoryUnspecified)
+		if err != nil {
+			return fmt.Errorf("faults: sync %s: %w", f.name, err)
+		}
+		defer tmp.Close()
+		w = tmp
+	}
+	if err := f.st.writeThrough(w); err != nil {
+		return err
+	}
+	return do(w)
+}
+
+// Prefetch implements vfs.File.
+func (f *file) Prefetch(offset, length int64) error { return f.under.Prefetch(offset, length) }
+
+// Fd implements vfs.File. A file whose writes fs holds has no descriptor
+// that would show its content.
+func (f *file) Fd() uintptr {
+	if f.st != nil {
+		return vfs.InvalidFd
+	}
+	return f.under.Fd()
+}

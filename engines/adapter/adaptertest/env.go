@@ -1,0 +1,301 @@
+package adaptertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/ordeal-dev/ordeal/engines/adapter"
+)
+
+// dataDir is the engine directory on the suite's in-memory file system.
+const dataDir = "/data"
+
+// env is one engine under test on its own crashable in-memory file system.
+type env struct {
+	t    testing.TB
+	h    Harness
+	mem  *vfs.MemFS
+	fs   vfs.FS // mem, or a wrapper around it
+	a    adapter.StorageAdapter
+	caps adapter.Capabilities
+	ctx  context.Context
+}
+
+func newEnv(t testing.TB, h Harness) *env {
+	t.Helper()
+	e := &env{t: t, h: h, mem: vfs.NewCrashableMem(), ctx: context.Background()}
+	e.fs = e.mem
+	prepareDir(t, e.mem)
+	e.open()
+	t.Cleanup(func() {
+		if e.a != nil {
+			_ = e.a.Close()
+		}
+	})
+	return e
+}
+
+// prepareDir creates dataDir and makes its directory entry durable, so that
+// a crash never loses the engine's directory itself.
+func prepareDir(t testing.TB, fs vfs.FS) {
+	t.Helper()
+	if err := fs.MkdirAll(dataDir, 0o755); err != nil {
+		t.Fatalf("mkdir %s: %v", dataDir, err)
+	}
+	d, err := fs.OpenDir("/")
+	if err != nil {
+		t.Fatalf("open /: %v", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		t.Fatalf("sync /: %v", err)
+	}
+}
+
+func (e *env) open() {
+	e.t.Helper()
+	a, err := e.h.Open(adapter.Options{Dir: dataDir, FS: e.fs, Params: e.h.Params})
+	if err != nil {
+		e.t.Fatalf("%s: open: %v", e.h.Name, err)
+	}
+	e.a, e.caps = a, a.Capabilities()
+}
+
+// reopen closes the engine and opens it again on the same file system.
+func (e *env) reopen() {
+	e.t.Helper()
+	if err := e.a.Close(); err != nil {
+		e.t.Fatalf("close: %v", err)
+	}
+	e.a = nil
+	e.open()
+}
+
+// crash simulates a power loss: the engine is abandoned (closed, but after
+// the clone is taken) and reopened on what the disk kept.
+func (e *env) crash(unsyncedPercent int, seed uint64) {
+	e.t.Helper()
+	clone := e.mem.CrashClone(crashCfg(unsyncedPercent, seed))
+	e.crashTo(clone)
+}
+
+func crashCfg(unsyncedPercent int, seed uint64) vfs.CrashCloneCfg {
+	return vfs.CrashCloneCfg{UnsyncedDataPercent: unsyncedPercent, RNG: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+}
+
+func (e *env) crashTo(clone *vfs.MemFS) {
+	e.t.Helper()
+	if e.a != nil {
+		_ = e.a.Close()
+		e.a = nil
+	}
+	e.mem, e.fs = clone, clone
+	e.open()
+}
+
+func (e *env) persistent() bool { return e.caps.Persistent }
+
+// cfg returns the configuration of the i-th shard the case creates.
+func (e *env) cfg(name string, i int) adapter.ShardConfig {
+	c := adapter.ShardConfig{Name: name}
+	if n := len(e.h.StorageTypes); n > 0 {
+		c.StorageType = e.h.StorageTypes[i%n]
+	}
+	return c
+}
+
+func (e *env) create(name string, i int) adapter.ShardConfig {
+	e.t.Helper()
+	c := e.cfg(name, i)
+	if err := e.a.CreateShard(e.ctx, c); err != nil {
+		e.t.Fatalf("create shard %q: %v", name, err)
+	}
+	return c
+}
+
+func (e *env) write(shard string, r adapter.Record) uint64 {
+	e.t.Helper()
+	o, err := e.a.Write(e.ctx, shard, r)
+	if err != nil {
+		e.t.Fatalf("write to %q: %v", shard, err)
+	}
+	return o
+}
+
+func (e *env) batch(shard string, rs []adapter.Record) []uint64 {
+	e.t.Helper()
+	offs, err := e.a.BatchWrite(e.ctx, shard, rs)
+	if err != nil {
+		e.t.Fatalf("batch write to %q: %v", shard, err)
+	}
+	if len(offs) != len(rs) {
+		e.t.Fatalf("batch write of %d records returned %d offsets", len(rs), len(offs))
+	}
+	return offs
+}
+
+func (e *env) readAll(shard string) []adapter.Record {
+	e.t.Helper()
+	rs, err := e.a.ReadByOffset(e.ctx, shard, 0, 1<<30)
+	if err != nil {
+		e.t.Fatalf("read %q from 0: %v", shard, err)
+	}
+	return rs
+}
+
+func (e *env) info(shard string) adapter.ShardInfo {
+	e.t.Helper()
+	infos, err := e.a.ListShards(e.ctx, adapter.ShardFilter{Name: shard})
+	if err != nil {
+		e.t.Fatalf("list shard %q: %v", shard, err)
+	}
+	if len(infos) != 1 {
+		e.t.Fatalf("list shard %q: got %d shards", shard, len(infos))
+	}
+	return infos[0]
+}
+
+// rec makes a record whose content is determined by i and tag.
+func rec(i int, key string, tags ...string) adapter.Record {
+	return adapter.Record{
+		Key:       key,
+		Tags:      tags,
+		Timestamp: 1_700_000_000_000 + int64(i),
+		Headers:   []adapter.Header{{Name: "n", Value: fmt.Appendf(nil, "%d", i)}},
+		Data:      fmt.Appendf(nil, "payload-%d-%s", i, key),
+	}
+}
+
+// same reports whether two records are equal, nil and empty slices alike.
+func same(a, b adapter.Record) bool { return reflect.DeepEqual(a.Clone(), b.Clone()) }
+
+func wantRecord(t testing.TB, what string, got, want adapter.Record) {
+	t.Helper()
+	if !same(got, want) {
+		t.Fatalf("%s: got %+v, want %+v", what, got.Clone(), want.Clone())
+	}
+}
+
+func wantErr(t testing.TB, what string, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("%s: got error %v, want %v", what, err, target)
+	}
+}
+
+func wantOK(t testing.TB, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func offsetsOf(rs []adapter.Record) []uint64 {
+	out := make([]uint64, len(rs))
+	for i, r := range rs {
+		out[i] = r.Offset
+	}
+	return out
+}
+
+func withOffset(r adapter.Record, o uint64) adapter.Record {
+	r = r.Clone()
+	r.Offset = o
+	return r
+}
+
+// syncFailFS fails the next armed syncs with EIO, with Linux semantics: the
+// data a failed sync should have written is dropped, so a later sync of the
+// same file reports success without making it durable (the file is marked
+// poisoned and its later syncs never reach the disk).
+type syncFailFS struct {
+	vfs.FS
+	mu    sync.Mutex
+	armed int
+	fired int
+}
+
+func (fs *syncFailFS) arm(n int) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.armed = n
+}
+
+func (fs *syncFailFS) firedCount() int {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.fired
+}
+
+func (fs *syncFailFS) take() bool {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.armed > 0 {
+		fs.armed--
+		fs.fired++
+		return true
+	}
+	return false
+}
+
+func (fs *syncFailFS) wrap(f vfs.File, err error) (vfs.File, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &syncFailFile{File: f, fs: fs}, nil
+}
+
+func (fs *syncFailFS) Create(name string, c vfs.DiskWriteCategory) (vfs.File, error) {
+	return fs.wrap(fs.FS.Create(name, c))
+}
+func (fs *syncFailFS) Open(name string, opts ...vfs.OpenOption) (vfs.File, error) {
+	return fs.wrap(fs.FS.Open(name, opts...))
+}
+func (fs *syncFailFS) OpenReadWrite(name string, c vfs.DiskWriteCategory, opts ...vfs.OpenOption) (vfs.File, error) {
+	return fs.wrap(fs.FS.OpenReadWrite(name, c, opts...))
+}
+func (fs *syncFailFS) OpenDir(name string) (vfs.File, error) { return fs.wrap(fs.FS.OpenDir(name)) }
+func (fs *syncFailFS) ReuseForWrite(oldname, newname string, c vfs.DiskWriteCategory) (vfs.File, error) {
+	return fs.wrap(fs.FS.ReuseForWrite(oldname, newname, c))
+}
+func (fs *syncFailFS) Unwrap() vfs.FS { return fs.FS }
+
+type syncFailFile struct {
+	vfs.File
+	fs       *syncFailFS
+	mu       sync.Mutex
+	poisoned bool
+}
+
+func (f *syncFailFile) sync(do func() error) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.poisoned {
+		return nil
+	}
+	if f.fs.take() {
+		f.poisoned = true
+		return fmt.Errorf("adaptertest: injected sync failure: %w", syscall.EIO)
+	}
+	return do()
+}
+
+func (f *syncFailFile) Sync() error     { return f.sync(f.File.Sync) }
+func (f *syncFailFile) SyncData() error { return f.sync(f.File.SyncData) }
+func (f *syncFailFile) SyncTo(length int64) (bool, error) {
+	full := false
+	err := f.sync(func() error {
+		var err error
+		full, err = f.File.SyncTo(length)
+		return err
+	})
+	return full, err
+}

@@ -50,8 +50,8 @@ type testTarget struct {
 }
 
 func (*testTarget) Preload(context.Context, *Gen) error { return nil }
-func (t *testTarget) NewWorker(int) Worker             { return t }
-func (*testTarget) Close() error                       { return nil }
+func (t *testTarget) NewWorker(int) Worker              { return t }
+func (*testTarget) Close() error                        { return nil }
 func (t *testTarget) Do(op int, _ *Gen) (Work, error) {
 	if op == 0 {
 		return Work{Items: 2, BytesWritten: 10}, nil

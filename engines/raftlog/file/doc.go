@@ -1,0 +1,117 @@
+// Package file is ordeal's segmented write-ahead log for the raftlog SPI,
+// registered as "file". Every byte goes through the pebble vfs.FS of
+// Options, so the fault injectors and simulated power loss reach it. A nil
+// error from a mutation means it is durable (Capabilities.SyncOnWrite).
+//
+// # Files
+//
+// The directory holds numbered segments, 00000000000000000001.wal,
+// 00000000000000000002.wal, ..., with consecutive sequence numbers, the last
+// of which is the active one taking appends, and the file hardstate. Nothing
+// else is read; hardstate.tmp, left by a crash during SaveHardState, is
+// removed at open.
+//
+// A segment starts with a 64-byte header: the magic "ordealwl", the format
+// version (uint32, 1), the sequence number, and the state of the log when the
+// segment was created: the purge boundary (index and term) and the last
+// index. A CRC32C (Castagnoli) of the first 60 bytes ends it. All integers
+// are little-endian.
+//
+// When the next frame would take the active segment past the segment_size
+// parameter (default 64MiB), the segment is sealed and the next one created:
+// a seal frame naming the next sequence number is appended and synced; the
+// new file is created, its header written and synced, and the directory
+// synced. A batch larger than a segment gets a segment of its own.
+//
+// With preallocation (the preallocate parameter; by default on for the
+// operating system's files), a segment is filled with zeros in 4MiB steps
+// ahead of the appends, in the same sync as the frame that needs them, so
+// that most syncs overwrite allocated blocks and fdatasync has no metadata to
+// write. Zeros therefore mark the end of the data, as the end of the file
+// does.
+//
+// # Frames
+//
+// After the header come frames, each at an offset that is a multiple of 8:
+//
+//	0  payload length   uint32
+//	4  kind             uint8, then three zero bytes
+//	8  payload CRC32C   uint32
+//	12 header CRC32C    uint32, of bytes 0..12, the segment's sequence
+//	                    number and the frame's offset (both uint64)
+//	16 payload, then zeros up to the next multiple of 8
+//
+// Because the header checksum covers the frame's own position, a frame
+// copied or left over anywhere else does not check out. An all-zero header
+// ends the segment's data.
+//
+// Kinds and their payloads:
+//
+//	1 entries   first index (uint64), count (uint32), then per entry:
+//	            term (uint64), type (uint8), data length (uint32), data
+//	2 truncate  from (uint64): entries >= from are removed
+//	3 purge     index, term (uint64 each): the new purge boundary
+//	4 reset     empty: every entry and the boundary are removed
+//	5 seal      next sequence number (uint64): the segment is full
+//
+// PersistEntries encodes its whole batch as one entries frame in one buffer,
+// writes it with one WriteAt and syncs once with SyncData (fdatasync).
+// Truncate, Purge and Reset append their control frame the same way. An
+// entries frame whose first index is at or below the last index replaces the
+// entries from there on, as a truncate would. The engine keeps in memory the
+// segment, offset and length of every entry's encoding and reads entries
+// with ReadAt; Entries reads runs of neighbouring entries with one ReadAt.
+//
+// Purge appends its frame, then removes, and syncs the directory after, every
+// segment before the one holding the first entry above the boundary (never
+// the active one). Entries at or below the boundary in kept segments are
+// hidden by the purge frame, or by a later segment header. Reset appends its
+// frame and removes every segment but the active one.
+//
+// # Recovery
+//
+// Open replays the segments in order. The first segment's header seeds the
+// state (the entries it implies are in removed segments, which a purge must
+// cover, else the log is corrupt); every later header must agree with the
+// state replayed so far, and sequence numbers must be consecutive.
+//
+//   - A segment other than the last must end with a seal frame; a frame that
+//     does not check out before it is corruption.
+//   - In the last segment, the data ends at the end of the file or at a zero
+//     header followed only by zeros. A frame that does not check out (a bad
+//     header or payload checksum, a payload running past the end of the file,
+//     stray bytes after a zero header) is a torn tail if no frame that checks
+//     out follows it at any aligned offset: it is cut by overwriting the rest
+//     of the data with zeros and syncing, so later appends are never followed
+//     by leftovers. If a valid frame follows, it is corruption.
+//   - A last segment whose header does not check out and that holds no valid
+//     frame was cut short while being created: it is removed.
+//   - A frame that checks out but contradicts the log (a batch leaving a gap,
+//     a truncate below the boundary) is corruption.
+//
+// Every corruption is reported as an error wrapping raftlog.ErrCorrupt that
+// names the file and the offset; nothing is dropped silently.
+//
+// # Hard state
+//
+// The file hardstate holds the magic "ordealhs", the version (uint32, 1), the
+// candidate's length (uint32), the term, the vote's term and the commit index
+// (uint64 each), the candidate, and a CRC32C of all that. SaveHardState
+// writes hardstate.tmp, syncs it, renames it over hardstate and syncs the
+// directory, so a crash leaves the old or the new state. A malformed file
+// makes LoadHardState return an error wrapping raftlog.ErrCorrupt naming it;
+// the log stays readable and a SaveHardState replaces it.
+//
+// # Failures
+//
+// A failed write or sync fails the engine: the call returns the error
+// (wrapped), nothing of it is reported, and every later mutation returns an
+// error wrapping raftlog.ErrFailed until the engine is reopened. A failed
+// sync is never retried.
+//
+// # Planted defects
+//
+// OpenWithBugs opens the engine with the defects of Bugs, which the
+// conformance suite and the mutant catalog use to show that their checks can
+// fail.
+package file

@@ -61,10 +61,10 @@ func (k OpKind) String() string {
 	return fmt.Sprintf("opkind(%d)", uint8(k))
 }
 
-// ParseOpKind returns the kind whose String is s.
+// ParseOpKind returns the kind whose String is s, in either case.
 func ParseOpKind(s string) (OpKind, error) {
 	for k := OpCreate; int(k) < len(opKindNames); k++ {
-		if opKindNames[k] == s {
+		if strings.EqualFold(opKindNames[k], s) {
 			return k, nil
 		}
 	}

@@ -829,6 +829,7 @@ func testRetention(t testing.TB, h Harness) {
 		e.reopen()
 		check("after reopen")
 	}
+	ret = e.a.(adapter.Retainer)
 	wantOK(t, "retain far in the future", ret.Retain(ctx, now.Add(1000*time.Hour)))
 	if o := e.write("s", rec(100, "")); o != n {
 		t.Fatalf("write after retaining everything got offset %d, want %d", o, n)

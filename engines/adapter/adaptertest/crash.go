@@ -1,6 +1,7 @@
 package adaptertest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -320,7 +321,7 @@ func testSyncFailure(t testing.TB, h Harness) {
 		mem := vfs.NewCrashableMem()
 		prepareDir(t, mem)
 		ffs := &syncFailFS{FS: mem}
-		e := &env{t: t, h: h, mem: mem, fs: ffs, ctx: t.Context()}
+		e := &env{t: t, h: h, mem: mem, fs: ffs, ctx: context.Background()}
 		e.open()
 		t.Cleanup(func() {
 			if e.a != nil {

@@ -96,7 +96,7 @@ func validFrameAt(f vfs.File, pos, size int64) bool {
 // encoder appends the fields of a payload.
 type encoder struct{ b []byte }
 
-func (e *encoder) byte(c byte)     { e.b = append(e.b, c) }
+func (e *encoder) byte(c byte)      { e.b = append(e.b, c) }
 func (e *encoder) uvarint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
 func (e *encoder) u64(v uint64)     { e.b = binary.LittleEndian.AppendUint64(e.b, v) }
 func (e *encoder) bytes(p []byte)   { e.uvarint(uint64(len(p))); e.b = append(e.b, p...) }

@@ -475,4 +475,3 @@ func (s *shard) openGroups(groups map[string]uint64) error {
 	}
 	return nil
 }
-

@@ -3,8 +3,10 @@ package faults
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -400,4 +402,62 @@ func abbrev(s string) string {
 		return s[:20] + "..." + s[len(s)-20:]
 	}
 	return s
+}
+
+// crashAt cuts the power from inside the injector at the n-th write, as a
+// nemesis does, and fails that write.
+type crashAt struct {
+	disk  *Disk
+	n     int
+	mu    sync.Mutex
+	seen  int
+	clone *Disk
+}
+
+func (c *crashAt) String() string      { return "crash-at" }
+func (c *crashAt) MayFail(OpKind) bool { return true }
+func (c *crashAt) MaybeError(op Op) error {
+	if op.Kind != OpWrite {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seen++; c.seen != c.n {
+		return nil
+	}
+	clone, err := c.disk.PowerLoss(3, 50, nil)
+	if err != nil {
+		return err
+	}
+	c.clone = clone
+	return Inject(op, syscall.EIO, c.String())
+}
+
+func TestPowerLossFromInsideAnInjector(t *testing.T) {
+	c := &crashAt{n: 40}
+	disk := NewDisk(c)
+	c.disk = disk
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f, err := disk.FS().Create(fmt.Sprintf("f%d", w), vfs.WriteCategoryUnspecified)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer f.Close()
+			for range 20 {
+				if _, err := f.Write(make([]byte, 1000)); err != nil && !errors.Is(err, ErrInjected) {
+					t.Errorf("write: %v", err)
+				}
+				_ = f.Sync()
+			}
+		}()
+	}
+	wg.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	require.NotNil(t, c.clone)
 }

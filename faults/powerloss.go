@@ -86,32 +86,32 @@ func (d *Disk) PowerLoss(seed uint64, unsyncedPercent int, inj Injector) (*Disk,
 
 // spill copies into clone, block by block with probability pct/100, the
 // unsynced writes fs holds, for each file whose name survived in clone.
+// Files go in the order of their names, so that a seed gives one outcome;
+// each is locked on its own while it is copied.
 func (fs *FS) spill(clone *vfs.MemFS, rng *rand.Rand, pct int) error {
 	fs.mu.Lock()
-	seen := make(map[*fileState]bool)
-	var states []*fileState
-	for _, st := range fs.files {
-		if !seen[st] {
-			seen[st] = true
-			states = append(states, st)
+	first := make(map[*fileState]string)
+	for k, st := range fs.files {
+		if name, ok := first[st]; !ok || k < name {
+			first[st] = k
 		}
 	}
 	fs.mu.Unlock()
+	states := make([]*fileState, 0, len(first))
+	for st := range first {
+		states = append(states, st)
+	}
+	sort.Slice(states, func(i, j int) bool { return first[states[i]] < first[states[j]] })
 	for _, st := range states {
 		st.mu.Lock()
-	}
-	defer func() {
-		for _, st := range states {
-			st.mu.Unlock()
+		var err error
+		if st.path != "" && len(st.dirty) > 0 {
+			err = st.spill(fs.fs, clone, rng, pct)
 		}
-	}()
-	sort.Slice(states, func(i, j int) bool { return states[i].path < states[j].path })
-	for _, st := range states {
-		if st.path == "" || len(st.dirty) == 0 {
-			continue
-		}
-		if err := st.spill(fs.fs, clone, rng, pct); err != nil {
-			return fmt.Errorf("faults: power loss of %s: %w", st.path, err)
+		name := st.path
+		st.mu.Unlock()
+		if err != nil {
+			return fmt.Errorf("faults: power loss of %s: %w", name, err)
 		}
 	}
 	return nil

@@ -23,6 +23,7 @@ type FS struct {
 	fs   vfs.FS
 	inj  Injector
 	hold bool
+	mem  bool // the root is a MemFS, where "/a" and "a" name one file
 
 	mu    sync.Mutex
 	files map[string]*fileState // by cleaned name; only when hold
@@ -40,6 +41,7 @@ func Wrap(fs vfs.FS, inj Injector) *FS {
 		fs:    fs,
 		inj:   inj,
 		hold:  mayFail(inj, OpSync),
+		mem:   isMem(fs),
 		files: make(map[string]*fileState),
 	}
 }
@@ -72,7 +74,22 @@ func (fs *FS) Unsynced() int64 {
 
 func (fs *FS) check(op Op) error { return fs.inj.MaybeError(op) }
 
-func key(name string) string { return filepath.Clean(name) }
+func isMem(fs vfs.FS) bool {
+	_, ok := vfs.Root(fs).(*vfs.MemFS)
+	return ok
+}
+
+// key returns the name under which fs keeps the state of the file name.
+func (fs *FS) key(name string) string {
+	k := filepath.Clean(name)
+	if fs.mem {
+		k = strings.TrimLeft(k, "/")
+		if k == "" {
+			k = "."
+		}
+	}
+	return k
+}
 
 // Unwrap implements vfs.FS.
 func (fs *FS) Unwrap() vfs.FS { return fs.fs }
@@ -89,9 +106,9 @@ func (fs *FS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, err
 	f := &file{fs: fs, name: name, under: under, writable: true}
 	if fs.hold {
 		fs.mu.Lock()
-		fs.unlinkLocked(key(name))
-		f.st = &fileState{path: key(name)}
-		fs.linkLocked(key(name), f.st)
+		fs.unlinkLocked(fs.key(name))
+		f.st = &fileState{path: fs.key(name)}
+		fs.linkLocked(fs.key(name), f.st)
 		f.st.refs++
 		fs.mu.Unlock()
 	}
@@ -109,7 +126,7 @@ func (fs *FS) ReuseForWrite(oldname, newname string, category vfs.DiskWriteCateg
 	}
 	if fs.hold {
 		fs.mu.Lock()
-		fs.renameLocked(key(oldname), key(newname))
+		fs.renameLocked(fs.key(oldname), fs.key(newname))
 		fs.mu.Unlock()
 	}
 	return fs.open(newname, under, true, false)
@@ -158,7 +175,7 @@ func (fs *FS) open(name string, under vfs.File, writable, dir bool) (vfs.File, e
 	if !fs.hold || dir {
 		return f, nil
 	}
-	k := key(name)
+	k := fs.key(name)
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	st := fs.files[k]
@@ -263,9 +280,9 @@ func (fs *FS) Link(oldname, newname string) error {
 	}
 	if fs.hold {
 		fs.mu.Lock()
-		if st := fs.files[key(oldname)]; st != nil {
-			fs.unlinkLocked(key(newname))
-			fs.linkLocked(key(newname), st)
+		if st := fs.files[fs.key(oldname)]; st != nil {
+			fs.unlinkLocked(fs.key(newname))
+			fs.linkLocked(fs.key(newname), st)
 		}
 		fs.mu.Unlock()
 	}
@@ -282,7 +299,7 @@ func (fs *FS) Remove(name string) error {
 	}
 	if fs.hold {
 		fs.mu.Lock()
-		fs.unlinkLocked(key(name))
+		fs.unlinkLocked(fs.key(name))
 		fs.mu.Unlock()
 	}
 	return nil
@@ -297,7 +314,7 @@ func (fs *FS) RemoveAll(name string) error {
 		return err
 	}
 	if fs.hold {
-		k := key(name)
+		k := fs.key(name)
 		prefix := strings.TrimSuffix(k, string(filepath.Separator)) + string(filepath.Separator)
 		fs.mu.Lock()
 		for other := range fs.files {
@@ -320,7 +337,7 @@ func (fs *FS) Rename(oldname, newname string) error {
 	}
 	if fs.hold {
 		fs.mu.Lock()
-		fs.renameLocked(key(oldname), key(newname))
+		fs.renameLocked(fs.key(oldname), fs.key(newname))
 		fs.mu.Unlock()
 	}
 	return nil
@@ -361,7 +378,7 @@ func (fs *FS) Stat(name string) (vfs.FileInfo, error) {
 		return fi, err
 	}
 	fs.mu.Lock()
-	st := fs.files[key(name)]
+	st := fs.files[fs.key(name)]
 	fs.mu.Unlock()
 	if st == nil {
 		return fi, nil

@@ -461,3 +461,54 @@ func TestPowerLossFromInsideAnInjector(t *testing.T) {
 	defer c.mu.Unlock()
 	require.NotNil(t, c.clone)
 }
+
+// TestHeldOnDisk runs the held writes over the operating system's file
+// system: the file on disk holds exactly what was synced.
+func TestHeldOnDisk(t *testing.T) {
+	dir := t.TempDir()
+	trig := NewTrigger(OpSync, syscall.EIO)
+	fs := Wrap(vfs.Default, trig)
+	name := fs.PathJoin(dir, "wal")
+	f, err := fs.Create(name, vfs.WriteCategoryUnspecified)
+	require.NoError(t, err)
+	_, err = f.Write([]byte("abc"))
+	require.NoError(t, err)
+	require.NoError(t, f.Sync())
+	_, err = f.Write([]byte("def"))
+	require.NoError(t, err)
+	requireContent(t, "abcdef", readFile(t, fs, name))
+	requireContent(t, "abc", readFile(t, vfs.Default, name))
+	trig.Arm(1)
+	require.ErrorIs(t, f.Sync(), syscall.EIO)
+	requireContent(t, "abc", readFile(t, fs, name))
+	_, err = f.WriteAt([]byte("XYZ"), 1)
+	require.NoError(t, err)
+	require.NoError(t, f.Sync())
+	require.NoError(t, f.Close())
+	requireContent(t, "aXYZ", readFile(t, vfs.Default, name))
+	require.Equal(t, vfs.InvalidFd, mustOpen(t, fs, name).Fd())
+}
+
+func mustOpen(t testing.TB, fs vfs.FS, name string) vfs.File {
+	t.Helper()
+	f, err := fs.Open(name)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, f.Close()) })
+	return f
+}
+
+// TestMemNamesAreOneFile checks that "/a" and "a" on a MemFS share one
+// held state, as they name one file there.
+func TestMemNamesAreOneFile(t *testing.T) {
+	disk := NewDisk(NewTrigger(OpSync, syscall.EIO))
+	fs := disk.FS()
+	f, err := fs.Create("/a", vfs.WriteCategoryUnspecified)
+	require.NoError(t, err)
+	_, err = f.Write([]byte("held"))
+	require.NoError(t, err)
+	requireContent(t, "held", readFile(t, fs, "a"))
+	fi, err := fs.Stat("./a")
+	require.NoError(t, err)
+	require.Equal(t, int64(4), fi.Size())
+	require.NoError(t, f.Close())
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
 	"github.com/ordeal-dev/ordeal/engines/raftlog/hashiraft"
 
+	_ "github.com/ordeal-dev/ordeal/engines/raftlog/bbolt"
 	_ "github.com/ordeal-dev/ordeal/engines/raftlog/file"
 	_ "github.com/ordeal-dev/ordeal/engines/raftlog/memory"
 	_ "github.com/ordeal-dev/ordeal/engines/raftlog/pebble"

@@ -37,7 +37,9 @@ type Harness struct {
 	Open func(adapter.Options) (adapter.StorageAdapter, error)
 	// StorageTypes are put, in turn, into the StorageType of the shards the
 	// suite creates, so a driver manager is tested with mixed storage. Empty
-	// means every shard gets the empty storage type.
+	// means every shard gets the empty storage type. The retention case
+	// creates its shard with StorageTypes[0], so for an adapter that
+	// implements adapter.Retainer that type must be one that retains.
 	StorageTypes []string
 	// Params are passed to Open in Options.Params.
 	Params map[string]string

@@ -143,12 +143,20 @@ func (r *Recorder) Pending() []int {
 	return ids
 }
 
-// CutOff marks every pending operation unknown, returning now: the engine
-// is going down, and none of them can take effect after that.
+// CutOff marks every pending operation unknown, returning now, and bounds
+// every earlier unknown operation still returning at infinity to now: the
+// engine is going down, and none of them can take effect after that.
 func (r *Recorder) CutOff(why string) {
 	now := r.clock.Now()
-	for _, id := range r.Pending() {
-		r.ReturnAt(id, Unknown(why), now)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range r.ops {
+		switch {
+		case !r.done[i]:
+			r.ops[i].Output, r.ops[i].Return, r.done[i] = Unknown(why), now, true
+		case r.ops[i].Return == linearizability.Infinity:
+			r.ops[i].Return = now
+		}
 	}
 }
 

@@ -1,0 +1,66 @@
+// Package mutants is a catalog of planted-bug raftlog engines: the file
+// engine with one known defect each, registered with raftlog under
+// "mutant/<name>" so that jepsen-lite and the conformance suite can be
+// shown to catch every one of them.
+//
+// A mutant uses small segments unless told otherwise (parameter
+// segment_size), so that short runs cross many segment boundaries: 4 KiB,
+// or 64 KiB and preallocated for the torn-record mutant, whose records must
+// straddle a 4 KiB block inside the file's length for a power loss to tear
+// them (a dropped block then reads as zeros).
+package mutants
+
+import (
+	"maps"
+
+	"github.com/ordeal-dev/ordeal/engines/raftlog"
+	"github.com/ordeal-dev/ordeal/engines/raftlog/file"
+)
+
+// Prefix starts every mutant's registered name.
+const Prefix = "mutant/"
+
+// DefaultSegmentSize is the segment size of a mutant opened without one,
+// unless the mutant names its own.
+const DefaultSegmentSize = "4KiB"
+
+// Mutant is one planted-bug engine.
+type Mutant struct {
+	// Name is the registered engine name ("mutant/ack-before-fsync").
+	Name string
+	// Bug says what the engine gets wrong.
+	Bug string
+	// Bugs is the defect planted in the file engine.
+	Bugs file.Bugs
+	// Defaults are parameters the mutant is opened with unless the caller
+	// sets them.
+	Defaults map[string]string
+}
+
+var catalog = []Mutant{
+	{Prefix + "ack-before-fsync", "acknowledges appends without syncing the segment", file.Bugs{SkipSync: true}, nil},
+	{Prefix + "retry-fsync-after-eio", "after a failed fsync, syncs again and acknowledges", file.Bugs{RetrySyncAfterError: true}, nil},
+	{Prefix + "forget-purge-boundary", "does not persist the purge boundary; reopen derives it from the segments", file.Bugs{ForgetPurgeBoundary: true}, nil},
+	{Prefix + "no-dir-fsync", "does not sync the directory after creating or removing a segment", file.Bugs{SkipDirSync: true}, nil},
+	{Prefix + "volatile-truncate", "applies Truncate in memory only", file.Bugs{VolatileTruncate: true}, nil},
+	{Prefix + "accept-torn-record", "recovery keeps a torn tail record whose checksum fails", file.Bugs{AcceptTornRecord: true}, map[string]string{file.ParamSegmentSize: "64KiB", file.ParamPreallocate: "on"}},
+	{Prefix + "stale-last-index", "caches LastIndex and does not update it on Truncate", file.Bugs{StaleLastIndex: true}, nil},
+}
+
+func init() {
+	for _, m := range catalog {
+		raftlog.Register(m.Name, m.Open)
+	}
+}
+
+// List returns the catalog, in a fixed order.
+func List() []Mutant { return append([]Mutant(nil), catalog...) }
+
+// Open opens the mutant engine.
+func (m Mutant) Open(o raftlog.Options) (raftlog.Engine, error) {
+	p := map[string]string{file.ParamSegmentSize: DefaultSegmentSize}
+	maps.Copy(p, m.Defaults)
+	maps.Copy(p, o.Params)
+	o.Params = p
+	return file.OpenWithBugs(o, m.Bugs)
+}

@@ -26,6 +26,9 @@ func TestConformance(t *testing.T) {
 		}},
 	}
 	for _, h := range harnesses {
-		t.Run(h.Name, func(t *testing.T) { raftlogtest.Run(t, h) })
+		t.Run(h.Name, func(t *testing.T) {
+			t.Parallel()
+			raftlogtest.Run(t, h)
+		})
 	}
 }

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/ordeal-dev/ordeal/engines/adapter"
+	"github.com/ordeal-dev/ordeal/faults"
 )
 
 // model is what the suite knows a shard must hold: the records acknowledged
@@ -320,8 +322,8 @@ func testSyncFailure(t testing.TB, h Harness) {
 	for _, k := range kinds {
 		mem := vfs.NewCrashableMem()
 		prepareDir(t, mem)
-		ffs := &syncFailFS{FS: mem}
-		e := &env{t: t, h: h, mem: mem, fs: ffs, ctx: context.Background()}
+		trig := faults.NewTrigger(faults.OpSync, syscall.EIO)
+		e := &env{t: t, h: h, mem: mem, fs: faults.Wrap(mem, trig), ctx: context.Background()}
 		e.open()
 		t.Cleanup(func() {
 			if e.a != nil {
@@ -333,10 +335,10 @@ func testSyncFailure(t testing.TB, h Harness) {
 		}
 		m := newModel()
 		fill(t, e, m)
-		ffs.arm(1)
+		trig.Arm(1)
 		err := k.op(e, m)
-		fired := ffs.firedCount()
-		ffs.arm(0)
+		fired := trig.Fired()
+		trig.Disarm()
 		switch {
 		case err == nil && fired > 0:
 			t.Fatalf("%s: acknowledged although its sync failed", k.name)
@@ -347,7 +349,7 @@ func testSyncFailure(t testing.TB, h Harness) {
 		if !errors.Is(err, adapter.ErrFailed) {
 			t.Fatalf("%s: write after a failed sync: got %v, want ErrFailed", k.name, err)
 		}
-		e.crashTo(mem.CrashClone(crashCfg(0, 1)))
+		e.crashTo(faults.PowerLoss(mem, 1, 0))
 		when := k.name + ": after a failed sync and a power loss"
 		next := m.check(t, e, "p", when)
 		if g, err := e.a.OffsetByGroup(e.ctx, "g", "p"); err != nil || (g != 5 && !(k.name == "commit" && g == 50)) {

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
-	"sync"
-	"syscall"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -210,92 +208,4 @@ func withOffset(r adapter.Record, o uint64) adapter.Record {
 	r = r.Clone()
 	r.Offset = o
 	return r
-}
-
-// syncFailFS fails the next armed syncs with EIO, with Linux semantics: the
-// data a failed sync should have written is dropped, so a later sync of the
-// same file reports success without making it durable (the file is marked
-// poisoned and its later syncs never reach the disk).
-type syncFailFS struct {
-	vfs.FS
-	mu    sync.Mutex
-	armed int
-	fired int
-}
-
-func (fs *syncFailFS) arm(n int) {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	fs.armed = n
-}
-
-func (fs *syncFailFS) firedCount() int {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	return fs.fired
-}
-
-func (fs *syncFailFS) take() bool {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	if fs.armed > 0 {
-		fs.armed--
-		fs.fired++
-		return true
-	}
-	return false
-}
-
-func (fs *syncFailFS) wrap(f vfs.File, err error) (vfs.File, error) {
-	if err != nil {
-		return nil, err
-	}
-	return &syncFailFile{File: f, fs: fs}, nil
-}
-
-func (fs *syncFailFS) Create(name string, c vfs.DiskWriteCategory) (vfs.File, error) {
-	return fs.wrap(fs.FS.Create(name, c))
-}
-func (fs *syncFailFS) Open(name string, opts ...vfs.OpenOption) (vfs.File, error) {
-	return fs.wrap(fs.FS.Open(name, opts...))
-}
-func (fs *syncFailFS) OpenReadWrite(name string, c vfs.DiskWriteCategory, opts ...vfs.OpenOption) (vfs.File, error) {
-	return fs.wrap(fs.FS.OpenReadWrite(name, c, opts...))
-}
-func (fs *syncFailFS) OpenDir(name string) (vfs.File, error) { return fs.wrap(fs.FS.OpenDir(name)) }
-func (fs *syncFailFS) ReuseForWrite(oldname, newname string, c vfs.DiskWriteCategory) (vfs.File, error) {
-	return fs.wrap(fs.FS.ReuseForWrite(oldname, newname, c))
-}
-func (fs *syncFailFS) Unwrap() vfs.FS { return fs.FS }
-
-type syncFailFile struct {
-	vfs.File
-	fs       *syncFailFS
-	mu       sync.Mutex
-	poisoned bool
-}
-
-func (f *syncFailFile) sync(do func() error) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.poisoned {
-		return nil
-	}
-	if f.fs.take() {
-		f.poisoned = true
-		return fmt.Errorf("adaptertest: injected sync failure: %w", syscall.EIO)
-	}
-	return do()
-}
-
-func (f *syncFailFile) Sync() error     { return f.sync(f.File.Sync) }
-func (f *syncFailFile) SyncData() error { return f.sync(f.File.SyncData) }
-func (f *syncFailFile) SyncTo(length int64) (bool, error) {
-	full := false
-	err := f.sync(func() error {
-		var err error
-		full, err = f.File.SyncTo(length)
-		return err
-	})
-	return full, err
 }

@@ -45,13 +45,15 @@
 //	write-enospc(after=1MiB)                  writes past 1 MiB fail
 //	latency(op=sync,d=5ms)                    each sync waits 5ms
 //	latency(op=write,d=1ms,p=0.5,seed=9)      half of the writes wait
+//	all-eio(p=0.001,seed=1)                   any operation may fail
 //	trigger(sync,EIO)                         disarmed until Arm
 //	any(sync-eio(p=0.01,seed=7),latency(op=sync,d=5ms))
 //
-// A rule is <kind>-<errno> with the kind's String and the errno's name in
-// lower case, then optional key=value arguments: path (a path.Match
-// pattern), and one of p (with seed when 0 < p < 1), index, or after (a
-// size such as 4096, 64KiB or 1MiB, for reads and writes). Parse reports
+// A rule is <kind>-<errno> with the kind's String ("all" for every kind)
+// and the errno's name in lower case (errno<n> for one without a name
+// here), then optional key=value arguments: path (a path.Match pattern),
+// and one of p (with seed when 0 < p < 1), index, or after (a size such as
+// 4096, 64KiB or 1MiB, counting the bytes of reads and writes). Parse reports
 // what is wrong with a line it refuses: an unknown kind or errno, a
 // probability outside [0,1], a missing seed, a repeated or unknown
 // argument. String gives a canonical line: Parse(s).String() is s for any

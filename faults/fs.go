@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
@@ -417,22 +418,26 @@ type file struct {
 	writable bool
 	dir      bool
 
-	mu     sync.Mutex // guards pos and closed
+	mu     sync.Mutex // guards pos
 	pos    int64
-	closed bool
+	closed atomic.Bool
+}
+
+// errIfClosed returns the error of a call on a closed handle.
+func (f *file) errIfClosed() error {
+	if f.closed.Load() {
+		return fmt.Errorf("faults: %s: %w", f.name, os.ErrClosed)
+	}
+	return nil
 }
 
 var _ vfs.File = (*file)(nil)
 
 // Close implements vfs.File.
 func (f *file) Close() error {
-	f.mu.Lock()
-	if f.closed {
-		f.mu.Unlock()
+	if !f.closed.CompareAndSwap(false, true) {
 		return fmt.Errorf("faults: close %s: %w", f.name, os.ErrClosed)
 	}
-	f.closed = true
-	f.mu.Unlock()
 	err := f.under.Close()
 	if f.st != nil {
 		f.fs.release(f.st)
@@ -442,6 +447,9 @@ func (f *file) Close() error {
 
 // Read implements vfs.File.
 func (f *file) Read(p []byte) (int, error) {
+	if err := f.errIfClosed(); err != nil {
+		return 0, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.fs.check(Op{Kind: OpRead, Path: f.name, Offset: f.pos, Len: len(p)}); err != nil {
@@ -464,6 +472,9 @@ func (f *file) Read(p []byte) (int, error) {
 
 // ReadAt implements vfs.File.
 func (f *file) ReadAt(p []byte, off int64) (int, error) {
+	if err := f.errIfClosed(); err != nil {
+		return 0, err
+	}
 	if err := f.fs.check(Op{Kind: OpRead, Path: f.name, Offset: off, Len: len(p)}); err != nil {
 		return 0, err
 	}
@@ -477,6 +488,9 @@ func (f *file) ReadAt(p []byte, off int64) (int, error) {
 
 // Write implements vfs.File.
 func (f *file) Write(p []byte) (int, error) {
+	if err := f.errIfClosed(); err != nil {
+		return 0, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.fs.check(Op{Kind: OpWrite, Path: f.name, Offset: f.pos, Len: len(p)}); err != nil {
@@ -499,6 +513,9 @@ func (f *file) Write(p []byte) (int, error) {
 
 // WriteAt implements vfs.File.
 func (f *file) WriteAt(p []byte, off int64) (int, error) {
+	if err := f.errIfClosed(); err != nil {
+		return 0, err
+	}
 	if err := f.fs.check(Op{Kind: OpWrite, Path: f.name, Offset: off, Len: len(p)}); err != nil {
 		return 0, err
 	}
@@ -519,6 +536,9 @@ func (f *file) WriteAt(p []byte, off int64) (int, error) {
 
 // Preallocate implements vfs.File.
 func (f *file) Preallocate(offset, length int64) error {
+	if err := f.errIfClosed(); err != nil {
+		return err
+	}
 	if err := f.fs.check(Op{Kind: OpPreallocate, Path: f.name, Offset: offset, Len: int(length)}); err != nil {
 		return err
 	}
@@ -527,6 +547,9 @@ func (f *file) Preallocate(offset, length int64) error {
 
 // Stat implements vfs.File.
 func (f *file) Stat() (vfs.FileInfo, error) {
+	if err := f.errIfClosed(); err != nil {
+		return nil, err
+	}
 	if err := f.fs.check(Op{Kind: OpStat, Path: f.name}); err != nil {
 		return nil, err
 	}
@@ -552,6 +575,9 @@ func (f *file) SyncData() error {
 // SyncTo implements vfs.File. When fs holds writes, a SyncTo that passes the
 // injector is a full sync and reports fullSync.
 func (f *file) SyncTo(length int64) (fullSync bool, err error) {
+	if err := f.errIfClosed(); err != nil {
+		return false, err
+	}
 	if f.st == nil {
 		if err := f.fs.check(Op{Kind: OpSync, Path: f.name, Len: int(length)}); err != nil {
 			return false, err
@@ -567,6 +593,9 @@ func (f *file) SyncTo(length int64) (fullSync bool, err error) {
 // sync consults the injector and, when fs holds writes, drops them on an
 // injected failure or writes them through and syncs with do.
 func (f *file) sync(do func(vfs.File) error) error {
+	if err := f.errIfClosed(); err != nil {
+		return err
+	}
 	injected := f.fs.check(Op{Kind: OpSync, Path: f.name})
 	if f.st == nil {
 		if injected != nil {
@@ -605,7 +634,12 @@ func (f *file) sync(do func(vfs.File) error) error {
 }
 
 // Prefetch implements vfs.File.
-func (f *file) Prefetch(offset, length int64) error { return f.under.Prefetch(offset, length) }
+func (f *file) Prefetch(offset, length int64) error {
+	if err := f.errIfClosed(); err != nil {
+		return err
+	}
+	return f.under.Prefetch(offset, length)
+}
 
 // Fd implements vfs.File. A file whose writes fs holds has no descriptor
 // that would show its content.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -295,7 +296,12 @@ func TestReadOnlyHandleRefusesWrites(t *testing.T) {
 	_, err = g.WriteAt([]byte("x"), 0)
 	require.ErrorIs(t, err, ErrNotWritable)
 	require.NoError(t, g.Close())
-	require.Error(t, g.Close(), "double close")
+	require.ErrorIs(t, g.Close(), os.ErrClosed, "double close")
+	_, err = g.ReadAt(make([]byte, 1), 0)
+	require.ErrorIs(t, err, os.ErrClosed)
+	require.ErrorIs(t, g.Sync(), os.ErrClosed)
+	_, err = g.Stat()
+	require.ErrorIs(t, err, os.ErrClosed)
 }
 
 func TestSyncToIsFullSyncWhenHolding(t *testing.T) {

@@ -62,7 +62,8 @@ var (
 	_ MayFailer = (*Trigger)(nil)
 )
 
-// NewTrigger returns a disarmed trigger for operations of kind.
+// NewTrigger returns a disarmed trigger for operations of kind; a kind of 0
+// means every kind.
 func NewTrigger(kind OpKind, errno syscall.Errno) *Trigger {
 	return &Trigger{kind: kind, errno: errno}
 }
@@ -94,15 +95,15 @@ func (t *Trigger) Fired() int {
 
 // String implements Injector.
 func (t *Trigger) String() string {
-	return fmt.Sprintf("trigger(%s,%s)", t.kind, ErrnoName(t.errno))
+	return fmt.Sprintf("trigger(%s,%s)", kindName(t.kind), ErrnoName(t.errno))
 }
 
 // MayFail implements MayFailer.
-func (t *Trigger) MayFail(kind OpKind) bool { return kind == t.kind }
+func (t *Trigger) MayFail(kind OpKind) bool { return t.kind == 0 || kind == t.kind }
 
 // MaybeError implements Injector.
 func (t *Trigger) MaybeError(op Op) error {
-	if op.Kind != t.kind {
+	if t.kind != 0 && op.Kind != t.kind {
 		return nil
 	}
 	t.mu.Lock()

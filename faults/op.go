@@ -2,6 +2,7 @@ package faults
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"syscall"
 )
@@ -59,6 +60,26 @@ func (k OpKind) String() string {
 		return opKindNames[k]
 	}
 	return fmt.Sprintf("opkind(%d)", uint8(k))
+}
+
+// AllOps is the text form of kind 0, which injectors read as "every kind".
+const AllOps = "all"
+
+// kindName returns the text form of kind in an injector: its String, or
+// "all" for 0.
+func kindName(kind OpKind) string {
+	if kind == 0 {
+		return AllOps
+	}
+	return kind.String()
+}
+
+// parseKindName is ParseOpKind that also reads "all" as 0.
+func parseKindName(s string) (OpKind, error) {
+	if strings.EqualFold(s, AllOps) {
+		return 0, nil
+	}
+	return ParseOpKind(s)
 }
 
 // ParseOpKind returns the kind whose String is s, in either case.
@@ -126,22 +147,18 @@ func ErrnoName(errno syscall.Errno) string {
 	return fmt.Sprintf("errno%d", uint(errno))
 }
 
-// ParseErrno returns the errno named s, in either case ("EIO", "eio").
+// ParseErrno returns the errno named s, in either case ("EIO", "eio"), or
+// numbered s ("errno5").
 func ParseErrno(s string) (syscall.Errno, error) {
 	for _, e := range errnoNames {
 		if strings.EqualFold(e.name, s) {
 			return e.errno, nil
 		}
 	}
-	return 0, fmt.Errorf("%w: unknown errno %q", ErrSyntax, s)
-}
-
-// knownErrno reports whether errno has a text form.
-func knownErrno(errno syscall.Errno) bool {
-	for _, e := range errnoNames {
-		if e.errno == errno {
-			return true
+	if num, ok := strings.CutPrefix(strings.ToLower(s), "errno"); ok {
+		if n, err := strconv.ParseUint(num, 10, 32); err == nil && num[0] != '+' {
+			return syscall.Errno(n), nil
 		}
 	}
-	return false
+	return 0, fmt.Errorf("%w: unknown errno %q", ErrSyntax, s)
 }

@@ -45,7 +45,7 @@ func parse(s string) (Injector, error) {
 		if len(args) != 2 {
 			return nil, fmt.Errorf("%w: trigger takes an operation kind and an errno, as in trigger(sync,EIO)", ErrSyntax)
 		}
-		kind, err := ParseOpKind(args[0])
+		kind, err := parseKindName(args[0])
 		if err != nil {
 			return nil, err
 		}
@@ -57,11 +57,11 @@ func parse(s string) (Injector, error) {
 	case "latency":
 		return parseLatency(args)
 	}
-	kindName, errnoName, ok := strings.Cut(name, "-")
+	kindPart, errnoName, ok := strings.Cut(name, "-")
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown injector %q (want none, any, trigger, latency or <kind>-<errno> such as sync-eio)", ErrSyntax, name)
 	}
-	kind, err := ParseOpKind(kindName)
+	kind, err := parseKindName(kindPart)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +172,7 @@ func parseChance(what string, kv map[string]string) (p float64, seed uint64, err
 }
 
 func parseRule(kind OpKind, errno syscall.Errno, args []string) (Injector, error) {
-	what := kind.String() + "-" + strings.ToLower(ErrnoName(errno))
+	what := kindName(kind) + "-" + strings.ToLower(ErrnoName(errno))
 	kv, err := keyValues(what, args, "path", "p", "seed", "index", "after")
 	if err != nil {
 		return nil, err
@@ -195,9 +195,6 @@ func parseRule(kind OpKind, errno syscall.Errno, args []string) (Injector, error
 		}
 		r = OnIndex(kind, errno, n)
 	case hasAfter:
-		if kind != OpRead && kind != OpWrite {
-			return nil, fmt.Errorf("%w: %s: after counts bytes, so it needs kind read or write", ErrSyntax, what)
-		}
 		if _, ok := kv["seed"]; ok {
 			return nil, fmt.Errorf("%w: %s: seed is used only with 0 < p < 1", ErrSyntax, what)
 		}
@@ -230,7 +227,7 @@ func parseLatency(args []string) (Injector, error) {
 	}
 	var kind OpKind
 	if v, ok := kv["op"]; ok {
-		if kind, err = ParseOpKind(v); err != nil {
+		if kind, err = parseKindName(v); err != nil {
 			return nil, err
 		}
 	}

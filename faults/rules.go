@@ -104,7 +104,7 @@ const (
 	modeAfter                  // once the matching operations' bytes exceed after
 )
 
-// Rule fails operations of one kind with an errno: each with a probability
+// Rule fails operations of one kind (or of every kind) with an errno: each with a probability
 // (1 by default), only the n-th one, or every one that does not fit in a
 // byte budget. A path pattern narrows it to some files. Its text form is
 // the kind and errno, then its arguments:
@@ -114,6 +114,9 @@ const (
 //	read-eio(path=*.log,p=0.1,seed=3)
 //	sync-eio(index=2)              the third sync fails, no other
 //	write-enospc(after=1MiB)       a write fails once 1 MiB would be exceeded
+//	all-eio(p=0.001,seed=1)        any operation may fail
+//
+// Kind 0 means every kind; its text form is "all".
 type Rule struct {
 	errno syscall.Errno
 	mode  ruleMode
@@ -158,8 +161,9 @@ func OnIndex(kind OpKind, errno syscall.Errno, n int) *Rule {
 }
 
 // AfterBytes returns a rule that lets operations of kind through while the
-// bytes they carry (Op.Len) add up to at most n, and fails with errno each
-// one that would go beyond n. Failed operations use up nothing.
+// bytes they carry (Op.Len: reads and writes carry bytes, other kinds none)
+// add up to at most n, and fails with errno each one that would go beyond
+// n. Failed operations use up nothing.
 func AfterBytes(kind OpKind, errno syscall.Errno, n int64) *Rule {
 	return &Rule{errno: errno, mode: modeAfter, after: max(n, 0), f: newFilter(kind, 1, 0)}
 }
@@ -190,7 +194,7 @@ func (r *Rule) fresh() *Rule {
 
 // String implements Injector.
 func (r *Rule) String() string {
-	name := r.f.kind.String() + "-" + strings.ToLower(ErrnoName(r.errno))
+	name := kindName(r.f.kind) + "-" + strings.ToLower(ErrnoName(r.errno))
 	args := r.f.args(nil)
 	switch r.mode {
 	case modeIndex:
@@ -206,7 +210,7 @@ func (r *Rule) String() string {
 
 // MayFail implements MayFailer.
 func (r *Rule) MayFail(kind OpKind) bool {
-	return kind == r.f.kind && r.f.p > 0
+	return (r.f.kind == 0 || kind == r.f.kind) && r.f.p > 0
 }
 
 // MaybeError implements Injector.
@@ -281,7 +285,7 @@ func (l *Latency) OnPath(glob string) (*Latency, error) {
 func (l *Latency) String() string {
 	var args []string
 	if l.f.kind != 0 {
-		args = append(args, "op="+l.f.kind.String())
+		args = append(args, "op="+kindName(l.f.kind))
 	}
 	if l.f.glob != "" {
 		args = append(args, "path="+l.f.glob)

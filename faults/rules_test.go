@@ -36,6 +36,11 @@ func TestParseRoundTrip(t *testing.T) {
 		{in: "any(sync-eio(p=0.01,seed=7),latency(op=sync,d=5ms))"},
 		{in: "any(any(read-eio),trigger(sync,EIO))"},
 		{in: "any()"},
+		{in: "all-eio(p=0.001,seed=1)"},
+		{in: "sync-errno200"},
+		{in: "sync-eio(after=0)"},
+		{in: "trigger(all,EIO)"},
+		{in: "latency(op=all,d=1ms)", want: "latency(d=1ms)"},
 		{in: " sync-eio ", want: "sync-eio"},
 		{in: "SYNC-EIO", want: "sync-eio"},
 		{in: "sync-eio(p=1)", want: "sync-eio"},
@@ -91,6 +96,8 @@ func TestConstructorsPrint(t *testing.T) {
 		{NewTrigger(OpSync, syscall.EIO), "trigger(sync,EIO)"},
 		{Any(SyncEIO(0.5, 1), nil, NewLatency(OpRead, time.Millisecond)), "any(sync-eio(p=0.5,seed=1),latency(op=read,d=1ms))"},
 		{None, "none"},
+		{RandomErrors(0, syscall.EIO, 0.25, 4), "all-eio(p=0.25,seed=4)"},
+		{NewTrigger(0, syscall.Errno(200)), "trigger(all,errno200)"},
 	}
 	for _, tc := range cases {
 		require.Equal(t, tc.want, tc.inj.String())
@@ -115,7 +122,8 @@ func TestParseErrors(t *testing.T) {
 		{"sync-eio(p=0.5,seed=-1)", "seed must be an unsigned integer"},
 		{"sync-eio(index=1,p=0.5,seed=2)", "exclude one another"},
 		{"sync-eio(index=-1)", "index must be a count"},
-		{"sync-eio(after=1MiB)", "needs kind read or write"},
+		{"sync-eio(after=1MiB,p=0.5,seed=1)", "exclude one another"},
+		{"all-errnox", "unknown errno"},
 		{"write-enospc(after=1XB)", "bad size"},
 		{"write-enospc(after=-5)", "bad size"},
 		{"sync-eio(color=red)", `no argument "color"`},
@@ -184,6 +192,20 @@ func TestRandomErrorsAreSeeded(t *testing.T) {
 	parsed, err := Parse("sync-eio(p=0.3,seed=42)")
 	require.NoError(t, err)
 	require.Equal(t, a, decisions(parsed, 500), "the text form replays the decisions")
+}
+
+func TestAllKinds(t *testing.T) {
+	r := Errors(0, syscall.EIO)
+	trig := NewTrigger(0, syscall.EIO)
+	trig.Arm(len(OpKinds()))
+	for _, k := range OpKinds() {
+		require.True(t, r.MayFail(k))
+		require.True(t, trig.MayFail(k))
+		require.ErrorIs(t, r.MaybeError(Op{Kind: k}), syscall.EIO, "%s", k)
+		require.ErrorIs(t, trig.MaybeError(Op{Kind: k}), syscall.EIO, "%s", k)
+	}
+	require.False(t, Errors(OpRead, syscall.EIO).MayFail(OpSync))
+	require.False(t, RandomErrors(OpSync, syscall.EIO, 0, 1).MayFail(OpSync))
 }
 
 func TestOnIndex(t *testing.T) {

@@ -10,23 +10,7 @@ import (
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
 )
 
-// Entry data header, version 1.
-//
-// A raft.Log becomes a raftlog.Entry with the same Index and Term, Type set
-// to raftlog.EntryType(log.Type), and Data set to a small header followed by
-// log.Data:
-//
-//	byte 0     version, 1
-//	byte 1     flags: bit 0 Extensions follow, bit 1 AppendedAt follows;
-//	           other bits must be zero
-//	if bit 0:  uvarint length, then the Extensions bytes
-//	if bit 1:  varint Unix seconds, then uvarint nanoseconds (< 1e9)
-//	rest       log.Data
-//
-// A log with neither Extensions nor AppendedAt costs two bytes. Empty
-// Extensions and Data decode as nil; AppendedAt decodes in UTC and without
-// a monotonic clock reading, so it round-trips by time.Time.Equal. A header
-// that does not parse is reported as raftlog.ErrCorrupt.
+// Entry data header, version 1: the layout is in the package documentation.
 const (
 	headerVersion1 = 1
 

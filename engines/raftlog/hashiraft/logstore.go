@@ -13,7 +13,7 @@ import (
 // LogStore is a raft.LogStore and raft.MonotonicLogStore over the LogStore of
 // a raftlog engine.
 //
-// Entries are encoded as described at the entry data header (see codec.go):
+// Entries are encoded as the package documentation describes:
 // Type goes into Entry.Type, Extensions and AppendedAt into a small header
 // in front of Entry.Data.
 //

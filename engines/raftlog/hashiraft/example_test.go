@@ -14,7 +14,8 @@ import (
 func ExampleNewLogStore() {
 	e, err := raftlog.Open("memory", raftlog.Options{})
 	if err != nil {
-		panic(err)
+		fmt.Println(err)
+		return
 	}
 	defer e.Close()
 	logs, stable := hashiraft.NewLogStore(e), hashiraft.NewStableStore(e)

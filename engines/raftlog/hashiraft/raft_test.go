@@ -79,12 +79,14 @@ func (s listSnapshot) Persist(sink raft.SnapshotSink) error {
 
 func (listSnapshot) Release() {}
 
-func raftConfig(id string) *raft.Config {
+// raftConfig returns a configuration with short timeouts: timeout for the
+// heartbeat and election timeouts, half of it for the leader lease.
+func raftConfig(id string, timeout time.Duration) *raft.Config {
 	c := raft.DefaultConfig()
 	c.LocalID = raft.ServerID(id)
-	c.HeartbeatTimeout = 50 * time.Millisecond
-	c.ElectionTimeout = 50 * time.Millisecond
-	c.LeaderLeaseTimeout = 50 * time.Millisecond
+	c.HeartbeatTimeout = timeout
+	c.ElectionTimeout = timeout
+	c.LeaderLeaseTimeout = timeout / 2
 	c.CommitTimeout = 5 * time.Millisecond
 	c.Logger = hclog.NewNullLogger()
 	return c
@@ -228,7 +230,8 @@ func TestRaftRestart(t *testing.T) {
 	for _, name := range raftEngines() {
 		t.Run("engine="+name, func(t *testing.T) {
 			s := openStores(t, name)
-			conf := raftConfig("n1")
+			// A single node never loses its leadership: short timeouts.
+			conf := raftConfig("n1", 50*time.Millisecond)
 			conf.TrailingLogs = 10
 			addr, trans := raft.NewInmemTransport("n1")
 			servers := raft.Configuration{Servers: []raft.Server{{ID: "n1", Address: addr}}}
@@ -300,7 +303,9 @@ func threeNodes(t *testing.T, engine string) {
 		}
 	}
 	conf := func(id string) *raft.Config {
-		c := raftConfig(id)
+		// Timeouts long enough that a loaded machine does not cause an
+		// election in the middle of an Apply.
+		c := raftConfig(id, 250*time.Millisecond)
 		c.TrailingLogs = 5
 		return c
 	}

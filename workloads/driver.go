@@ -34,6 +34,9 @@ type Config struct {
 	// ProbeDuration is how long the max-rate probe runs before an open-loop
 	// workload whose rate is a percentage (default 1s).
 	ProbeDuration time.Duration
+	// SeriesInterval is the width of one bucket of the throughput series
+	// (default one second).
+	SeriesInterval time.Duration
 	// now is the clock (time.Now unless a test sets it).
 	now func() time.Time
 }
@@ -52,7 +55,8 @@ type OpOutcome struct {
 	Uncorrected *hdrhistogram.Histogram
 }
 
-// Second is one second of the measured window.
+// Second is one bucket of the measured window's series: one second unless
+// Config.SeriesInterval says otherwise.
 type Second struct {
 	Ops   int64 `json:"ops"`
 	Items int64 `json:"items"`
@@ -90,6 +94,8 @@ type Outcome struct {
 	Slip   *hdrhistogram.Histogram
 	PerOp  []*OpOutcome
 	Series []Second
+	// SeriesInterval is the width of one Series bucket.
+	SeriesInterval time.Duration
 }
 
 // OpsPerSec is the measured operation throughput.
@@ -149,7 +155,7 @@ func runTarget(ctx context.Context, fam Family, target Target, spec *Spec, engin
 			if pd <= 0 {
 				pd = time.Second
 			}
-			probe := phase{fam: fam, target: target, spec: spec, seed: cfg.Seed ^ 0x70726f6265, now: now,
+			probe := phase{fam: fam, target: target, spec: spec, seed: cfg.Seed ^ 0x70726f6265, now: now, bucket: time.Second,
 				mode: Closed, workers: max(spec.Workers, runtime.GOMAXPROCS(0)), duration: pd}
 			p, err := probe.run(ctx)
 			if err != nil {
@@ -159,14 +165,18 @@ func runTarget(ctx context.Context, fam Family, target Target, spec *Spec, engin
 			out.Rate = max(1, out.ProbedMax*spec.Rate.Percent/100)
 		}
 	}
-	ph := phase{fam: fam, target: target, spec: spec, seed: cfg.Seed, now: now, mode: spec.Mode,
+	interval := cfg.SeriesInterval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	ph := phase{fam: fam, target: target, spec: spec, seed: cfg.Seed, now: now, mode: spec.Mode, bucket: interval,
 		workers: spec.Workers, rate: out.Rate, warmup: time.Duration(spec.Warmup), duration: time.Duration(spec.Duration)}
 	res, err := ph.run(ctx)
 	if err != nil {
 		return nil, err
 	}
 	res.Family, res.Engine, res.Workload, res.Spec, res.ItemUnit = out.Family, out.Engine, out.Workload, out.Spec, out.ItemUnit
-	res.Rate, res.ProbedMax, res.Preload = out.Rate, out.ProbedMax, out.Preload
+	res.Rate, res.ProbedMax, res.Preload, res.SeriesInterval = out.Rate, out.ProbedMax, out.Preload, interval
 	return res, nil
 }
 
@@ -195,6 +205,7 @@ type phase struct {
 	rate     float64
 	warmup   time.Duration
 	duration time.Duration
+	bucket   time.Duration // width of one series bucket
 }
 
 // workerStats is what one goroutine records; merged at the end.
@@ -316,7 +327,7 @@ func (p *phase) run(ctx context.Context) (*Outcome, error) {
 				if p.mode == Open {
 					_ = ws.slip.RecordValue(max(1, int64(start-intended)))
 				}
-				sec := ws.second(int((fin - warmEnd) / time.Second))
+				sec := ws.second(int((fin - warmEnd) / p.bucket))
 				sec.Ops++
 				if ops[op].Primary {
 					sec.Items += work.Items
@@ -348,7 +359,9 @@ func (p *phase) run(ctx context.Context) (*Outcome, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return p.merge(ops, stats, elapsed), nil
+	out := p.merge(ops, stats, elapsed)
+	out.SeriesInterval = p.bucket
+	return out, nil
 }
 
 func (p *phase) merge(ops []OpInfo, stats []*workerStats, elapsed time.Duration) *Outcome {
@@ -409,10 +422,10 @@ func (p *phase) merge(ops []OpInfo, stats []*workerStats, elapsed time.Duration)
 		}
 		return 0
 	})
-	// Drop a trailing partial second shorter than half a second after
-	// full ones: it would read as a throughput dip that did not happen.
-	full := int(elapsed / time.Second)
-	if rem := elapsed - time.Duration(full)*time.Second; full > 0 && rem < 500*time.Millisecond && len(out.Series) > full {
+	// Drop a trailing partial bucket shorter than half a bucket after full
+	// ones: it would read as a throughput dip that did not happen.
+	full := int(elapsed / p.bucket)
+	if rem := elapsed - time.Duration(full)*p.bucket; full > 0 && rem < p.bucket/2 && len(out.Series) > full {
 		out.Series = out.Series[:full]
 	}
 	return out

@@ -1,0 +1,717 @@
+package reports
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"image/color"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/ordeal-dev/ordeal/results"
+	"github.com/ordeal-dev/ordeal/workloads"
+)
+
+// Chart is one rendered figure.
+type Chart struct {
+	Name    string // file name without extension
+	Title   string
+	Caption string
+	PNG     []byte
+	SVG     []byte
+}
+
+// palette gives each engine the same color in every chart.
+type palette map[string]color.Color
+
+func newPalette(engines []string) palette {
+	p := palette{}
+	for i, e := range slices.Sorted(slices.Values(engines)) {
+		p[e] = plotutil.Color(i)
+	}
+	return p
+}
+
+func (p palette) of(e string) color.Color {
+	if c, ok := p[e]; ok {
+		return c
+	}
+	return color.Black
+}
+
+const dpi = 110
+
+// render draws a grid of plots (nil tiles stay empty) to PNG and SVG.
+func render(plots [][]*plot.Plot, w, h vg.Length) (pngData, svgData []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("reports: render: %v", r)
+		}
+	}()
+	rows, cols := len(plots), len(plots[0])
+	tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Millimeter * 6, PadY: vg.Millimeter * 6,
+		PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 4}
+	draws := func(c vg.CanvasSizer) {
+		dc := draw.New(c)
+		canvases := plot.Align(plots, tiles, dc)
+		for j := range plots {
+			for i, p := range plots[j] {
+				if p != nil {
+					p.Draw(canvases[j][i])
+				}
+			}
+		}
+	}
+	img := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(dpi), vgimg.UseBackgroundColor(color.White))
+	draws(img)
+	var pb bytes.Buffer
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(&pb); err != nil {
+		return nil, nil, err
+	}
+	svg := vgsvg.NewWith(vgsvg.UseWH(w, h))
+	draws(svg)
+	var sb bytes.Buffer
+	if _, err := svg.WriteTo(&sb); err != nil {
+		return nil, nil, err
+	}
+	return pb.Bytes(), sb.Bytes(), nil
+}
+
+// grid lays plots out in rows of cols.
+func grid(ps []*plot.Plot, cols int) [][]*plot.Plot {
+	cols = max(1, min(cols, len(ps)))
+	var out [][]*plot.Plot
+	for i := 0; i < len(ps); i += cols {
+		row := make([]*plot.Plot, cols)
+		copy(row, ps[i:min(i+cols, len(ps))])
+		out = append(out, row)
+	}
+	return out
+}
+
+func newPlot(title string) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title
+	p.Title.TextStyle.Font.Size = vg.Points(11)
+	p.X.Label.TextStyle.Font.Size = vg.Points(9)
+	p.Y.Label.TextStyle.Font.Size = vg.Points(9)
+	p.X.Tick.Label.Font.Size = vg.Points(8)
+	p.Y.Tick.Label.Font.Size = vg.Points(8)
+	p.Legend.TextStyle.Font.Size = vg.Points(8)
+	p.Add(plotter.NewGrid())
+	return p
+}
+
+// siTicks labels a linear axis with k/M suffixes.
+type siTicks struct{}
+
+func (siTicks) Ticks(lo, hi float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = SI(ts[i].Value)
+			if ts[i].Value == 0 {
+				ts[i].Label = "0"
+			}
+		}
+	}
+	return ts
+}
+
+// durationTicks labels a log axis of nanoseconds with durations at powers
+// of ten.
+type durationTicks struct{}
+
+func (durationTicks) Ticks(lo, hi float64) []plot.Tick {
+	lo, hi = max(lo, 1), max(hi, 1)
+	var ts []plot.Tick
+	for e := math.Floor(math.Log10(lo)); e <= math.Ceil(math.Log10(hi)); e++ {
+		v := math.Pow(10, e)
+		ts = append(ts, plot.Tick{Value: v, Label: Nanos(v)})
+		for k := 2.0; k < 10; k++ {
+			ts = append(ts, plot.Tick{Value: v * k})
+		}
+	}
+	return ts
+}
+
+// logCountTicks labels a log axis of counts at powers of ten.
+type logCountTicks struct{}
+
+func (logCountTicks) Ticks(lo, hi float64) []plot.Tick {
+	lo, hi = max(lo, 1e-9), max(hi, 1e-9)
+	var ts []plot.Tick
+	for e := math.Floor(math.Log10(lo)); e <= math.Ceil(math.Log10(hi)); e++ {
+		v := math.Pow(10, e)
+		ts = append(ts, plot.Tick{Value: v, Label: SI(v)})
+		for k := 2.0; k < 10; k++ {
+			ts = append(ts, plot.Tick{Value: v * k})
+		}
+	}
+	return ts
+}
+
+// ninesX maps a percentile to the "nines" axis OpenMessaging Benchmark
+// uses: 0 at p0, 1 at p90, 2 at p99, 3 at p99.9, 4 at p99.99.
+func ninesX(p float64) float64 { return -math.Log10(1 - p/100) }
+
+var ninesTicks = plot.ConstantTicks{
+	{Value: 0, Label: "p0"}, {Value: ninesX(50), Label: "p50"}, {Value: 1, Label: "p90"},
+	{Value: 2, Label: "p99"}, {Value: 3, Label: "p99.9"}, {Value: 4, Label: "p99.99"},
+}
+
+// throughputOf picks what a workload's throughput chart shows: its item
+// rate when the primary operation ran, else its operation rate.
+func throughputOf(rs []*results.Result) (unit string, f func(*results.Result) float64) {
+	for _, r := range rs {
+		if r.Items > 0 && r.ItemUnit != "" {
+			u := r.ItemUnit
+			return u + "/s", func(r *results.Result) float64 { return r.ItemsPerSec }
+		}
+	}
+	return "ops/s", func(r *results.Result) float64 { return r.OpsPerSec }
+}
+
+// view indexes a run for the charts.
+type view struct {
+	run       *results.Run
+	engines   []string                                // in the run's order
+	workloads []string                                // in the suite's order
+	byKey     map[string]map[string][]*results.Result // workload -> engine -> iterations
+	spec      map[string]workloads.Spec
+	pal       palette
+}
+
+func newView(run *results.Run) *view {
+	v := &view{run: run, byKey: map[string]map[string][]*results.Result{}, spec: map[string]workloads.Spec{}}
+	for _, s := range run.Specs {
+		v.spec[s.Name] = s
+		v.workloads = append(v.workloads, s.Name)
+	}
+	seen := map[string]bool{}
+	for i := range run.Results {
+		r := &run.Results[i]
+		if v.byKey[r.Workload] == nil {
+			v.byKey[r.Workload] = map[string][]*results.Result{}
+			if !slices.Contains(v.workloads, r.Workload) {
+				v.workloads = append(v.workloads, r.Workload)
+			}
+		}
+		v.byKey[r.Workload][r.Engine] = append(v.byKey[r.Workload][r.Engine], r)
+		if !seen[r.Engine] {
+			seen[r.Engine] = true
+		}
+	}
+	for _, e := range run.Engines {
+		if seen[e] {
+			v.engines = append(v.engines, e)
+		}
+	}
+	v.pal = newPalette(v.engines)
+	return v
+}
+
+// plain lists the workloads that are not sweep points.
+func (v *view) plain() []string {
+	var out []string
+	for _, w := range v.workloads {
+		if len(v.spec[w].Labels) == 0 && len(v.byKey[w]) > 0 {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+func median(rs []*results.Result, f func(*results.Result) float64) float64 {
+	vs := make([]float64, len(rs))
+	for i, r := range rs {
+		vs[i] = f(r)
+	}
+	return results.Median(vs)
+}
+
+// ThroughputChart draws one bar chart per workload: the median throughput of
+// each engine, with its value.
+func (v *view) ThroughputChart() (*Chart, error) {
+	var ps []*plot.Plot
+	for _, w := range v.plain() {
+		var engines []string
+		var vals plotter.Values
+		var all []*results.Result
+		for _, e := range v.engines {
+			all = append(all, v.byKey[w][e]...)
+		}
+		unit, f := throughputOf(all)
+		for _, e := range v.engines {
+			if rs := v.byKey[w][e]; len(rs) > 0 {
+				engines = append(engines, shortEngine(e))
+				vals = append(vals, median(rs, f))
+			}
+		}
+		if len(vals) == 0 {
+			continue
+		}
+		p := newPlot(w)
+		p.X.Label.Text = unit
+		p.X.Tick.Marker = siTicks{}
+		p.X.Min = 0
+		for i := range vals {
+			bar, err := plotter.NewBarChart(plotter.Values{vals[i]}, vg.Points(10))
+			if err != nil {
+				return nil, err
+			}
+			bar.Horizontal = true
+			bar.XMin = float64(i)
+			bar.Color = v.pal.of(v.engineOf(engines[i]))
+			bar.LineStyle.Width = 0
+			p.Add(bar)
+		}
+		p.NominalY(engines...)
+		maxV := slices.Max(vals)
+		p.X.Max = maxV * 1.35
+		xys := make(plotter.XYs, len(vals))
+		labels := make([]string, len(vals))
+		for i, val := range vals {
+			xys[i] = plotter.XY{X: val + maxV*0.02, Y: float64(i)}
+			labels[i] = SI(val)
+		}
+		lb, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: labels})
+		if err != nil {
+			return nil, err
+		}
+		for i := range lb.TextStyle {
+			lb.TextStyle[i].Font.Size = vg.Points(7)
+			lb.TextStyle[i].YAlign = -0.5
+		}
+		p.Add(lb)
+		ps = append(ps, p)
+	}
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	g := grid(ps, 3)
+	h := vg.Length(len(g)) * (vg.Inch*1.1 + vg.Length(len(v.engines))*vg.Points(16))
+	png, svg, err := render(g, 11*vg.Inch, h)
+	if err != nil {
+		return nil, err
+	}
+	return &Chart{Name: "throughput", Title: "Throughput per engine and workload",
+		Caption: "Median over iterations. Append workloads in entries appended per second, others in operations per second.",
+		PNG:     png, SVG: svg}, nil
+}
+
+func (v *view) engineOf(short string) string {
+	for _, e := range v.engines {
+		if shortEngine(e) == short {
+			return e
+		}
+	}
+	return short
+}
+
+func shortEngine(e string) string {
+	if _, n, ok := strings.Cut(e, "/"); ok {
+		return n
+	}
+	return e
+}
+
+// LatencyChart draws the latency spectrum of one workload: one line per
+// engine, percentile on the nines axis, latency on a log axis; in an open
+// loop, the uncorrected latency dashed beside the corrected one.
+func (v *view) LatencyChart(w string) (*Chart, error) {
+	p := newPlot("latency: " + w)
+	p.X.Label.Text = "percentile"
+	p.X.Tick.Marker = ninesTicks
+	p.X.Min, p.X.Max = 0, 4.05
+	p.Y.Label.Text = "latency"
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = durationTicks{}
+	p.Legend.Top, p.Legend.Left = true, true
+	open := v.spec[w].Mode == workloads.Open
+	lines := 0
+	for _, e := range v.engines {
+		rs := v.byKey[w][e]
+		if len(rs) == 0 {
+			continue
+		}
+		add := func(l results.Latency, dashed bool, label string) error {
+			var xys plotter.XYs
+			for _, pt := range l.Spectrum {
+				if pt.Percentile > 99.99 || pt.Ns <= 0 {
+					continue
+				}
+				xys = append(xys, plotter.XY{X: ninesX(pt.Percentile), Y: float64(pt.Ns)})
+			}
+			if len(xys) < 2 {
+				return nil
+			}
+			line, pts, err := plotter.NewLinePoints(xys)
+			if err != nil {
+				return err
+			}
+			line.Color, line.Width = v.pal.of(e), vg.Points(1.5)
+			pts.Color, pts.Radius = v.pal.of(e), vg.Points(1.8)
+			if dashed {
+				line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+				pts.Radius = 0
+			}
+			p.Add(line, pts)
+			p.Legend.Add(label, line)
+			lines++
+			return nil
+		}
+		// The first iteration's spectrum; medians of percentiles across
+		// iterations are in the tables.
+		if err := add(rs[0].Latency, false, shortEngine(e)); err != nil {
+			return nil, err
+		}
+		if open {
+			if err := add(rs[0].Uncorrected, true, shortEngine(e)+" (uncorrected)"); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if lines == 0 {
+		return nil, nil
+	}
+	png, svg, err := render([][]*plot.Plot{{p}}, 7.5*vg.Inch, 4.2*vg.Inch)
+	if err != nil {
+		return nil, err
+	}
+	caption := "Latency at each percentile, first iteration, on a log axis; the x axis is logarithmic in nines (p90, p99, p99.9, p99.99)."
+	if open {
+		caption += " Open loop: solid lines run from each operation's intended start (corrected for coordinated omission), dashed ones from its actual start."
+	}
+	return &Chart{Name: "latency-" + fileSafe(w), Title: "Latency percentiles: " + w, Caption: caption, PNG: png, SVG: svg}, nil
+}
+
+// SeriesChart draws throughput over time for one workload.
+func (v *view) SeriesChart(w string) (*Chart, error) {
+	var all []*results.Result
+	for _, e := range v.engines {
+		all = append(all, v.byKey[w][e]...)
+	}
+	unit, _ := throughputOf(all)
+	useItems := unit != "ops/s"
+	p := newPlot("throughput over time: " + w)
+	p.X.Label.Text = "seconds into the measured window"
+	p.Y.Label.Text = unit
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = logCountTicks{}
+	p.Legend.Top, p.Legend.Left = true, false
+	lines := 0
+	for _, e := range v.engines {
+		rs := v.byKey[w][e]
+		if len(rs) == 0 || len(rs[0].Series) == 0 {
+			continue
+		}
+		r := rs[0]
+		step := time.Duration(r.SeriesIntervalNs)
+		if step <= 0 {
+			step = time.Second
+		}
+		var xys plotter.XYs
+		for i, s := range r.Series {
+			n := s.Ops
+			if useItems {
+				n = s.Items
+			}
+			if n <= 0 {
+				continue
+			}
+			xys = append(xys, plotter.XY{X: (float64(i) + 0.5) * step.Seconds(), Y: float64(n) / step.Seconds()})
+		}
+		if len(xys) == 0 {
+			continue
+		}
+		line, pts, err := plotter.NewLinePoints(xys)
+		if err != nil {
+			return nil, err
+		}
+		line.Color, line.Width = v.pal.of(e), vg.Points(1.3)
+		pts.Color, pts.Radius = v.pal.of(e), vg.Points(1.5)
+		p.Add(line, pts)
+		p.Legend.Add(shortEngine(e), line)
+		lines++
+	}
+	if lines == 0 {
+		return nil, nil
+	}
+	p.X.Min = 0
+	png, svg, err := render([][]*plot.Plot{{p}}, 7.5*vg.Inch, 3.6*vg.Inch)
+	if err != nil {
+		return nil, err
+	}
+	return &Chart{Name: "series-" + fileSafe(w), Title: "Throughput over time: " + w,
+		Caption: "Throughput in each bucket of the measured window (first iteration), log axis.", PNG: png, SVG: svg}, nil
+}
+
+// SweepCharts draws one line chart per swept workload: throughput against
+// the swept size, one line per engine, both axes logarithmic.
+func (v *view) SweepCharts() ([]*Chart, error) {
+	bases := map[string][]string{} // base -> sweep points in order
+	var order []string
+	for _, w := range v.workloads {
+		s := v.spec[w]
+		if len(s.Labels) == 0 || len(v.byKey[w]) == 0 {
+			continue
+		}
+		if _, ok := bases[s.Base]; !ok {
+			order = append(order, s.Base)
+		}
+		bases[s.Base] = append(bases[s.Base], w)
+	}
+	var charts []*Chart
+	for _, base := range order {
+		points := bases[base]
+		label := slices.Sorted(maps.Keys(v.spec[points[0]].Labels))[0]
+		p := newPlot(base)
+		p.X.Label.Text = label
+		p.X.Scale = plot.LogScale{}
+		var ticks plot.ConstantTicks
+		xOf := map[string]float64{}
+		for _, w := range points {
+			raw := v.spec[w].Labels[label]
+			x, err := workloads.ParseSize(raw)
+			xv := float64(x)
+			if err != nil || xv <= 0 {
+				xv = float64(len(ticks) + 1)
+			}
+			xOf[w] = xv
+			ticks = append(ticks, plot.Tick{Value: xv, Label: raw})
+		}
+		p.X.Tick.Marker = ticks
+		var all []*results.Result
+		for _, w := range points {
+			for _, e := range v.engines {
+				all = append(all, v.byKey[w][e]...)
+			}
+		}
+		unit, f := throughputOf(all)
+		p.Y.Label.Text = unit
+		p.Y.Scale = plot.LogScale{}
+		p.Y.Tick.Marker = logCountTicks{}
+		p.Legend.Top, p.Legend.Left = true, label == "batch"
+		lines := 0
+		for _, e := range v.engines {
+			var xys plotter.XYs
+			for _, w := range points {
+				if rs := v.byKey[w][e]; len(rs) > 0 {
+					if y := median(rs, f); y > 0 {
+						xys = append(xys, plotter.XY{X: xOf[w], Y: y})
+					}
+				}
+			}
+			if len(xys) == 0 {
+				continue
+			}
+			line, pts, err := plotter.NewLinePoints(xys)
+			if err != nil {
+				return nil, err
+			}
+			line.Color, line.Width = v.pal.of(e), vg.Points(1.5)
+			pts.Color, pts.Radius, pts.Shape = v.pal.of(e), vg.Points(2.2), draw.CircleGlyph{}
+			p.Add(line, pts)
+			p.Legend.Add(shortEngine(e), line)
+			lines++
+		}
+		if lines == 0 {
+			continue
+		}
+		lo, hi := math.Inf(1), 0.0
+		for _, x := range xOf {
+			lo, hi = min(lo, x), max(hi, x)
+		}
+		p.X.Min, p.X.Max = lo/1.5, hi*1.5
+		png, svg, err := render([][]*plot.Plot{{p}}, 7.5*vg.Inch, 4*vg.Inch)
+		if err != nil {
+			return nil, err
+		}
+		what := "entry size"
+		if label == "batch" {
+			what = "batch size"
+		}
+		if label != "value" && label != "batch" {
+			what = label
+		}
+		charts = append(charts, &Chart{Name: "sweep-" + fileSafe(base), Title: "Sweep of " + what + ": " + base,
+			Caption: fmt.Sprintf("Median %s against %s, both axes logarithmic.", unit, what), PNG: png, SVG: svg})
+	}
+	return charts, nil
+}
+
+// TrendChart draws, for each plain workload, the median throughput of each
+// engine across stored runs, oldest first.
+func TrendChart(runs []*results.Run) (*Chart, error) {
+	if len(runs) == 0 {
+		return nil, nil
+	}
+	cur := newView(runs[len(runs)-1])
+	views := make([]*view, len(runs))
+	for i, r := range runs {
+		views[i] = newView(r)
+	}
+	var ticks plot.ConstantTicks
+	for i, r := range runs {
+		label := r.Started.Format("01-02 15:04")
+		if len(runs) > 8 && i%(len(runs)/8+1) != 0 && i != len(runs)-1 {
+			label = ""
+		}
+		ticks = append(ticks, plot.Tick{Value: float64(i), Label: label})
+	}
+	var ps []*plot.Plot
+	for _, w := range cur.plain() {
+		var all []*results.Result
+		for _, e := range cur.engines {
+			all = append(all, cur.byKey[w][e]...)
+		}
+		unit, f := throughputOf(all)
+		p := newPlot(w)
+		p.Y.Label.Text = unit
+		p.Y.Scale = plot.LogScale{}
+		p.Y.Tick.Marker = logCountTicks{}
+		p.X.Tick.Marker = ticks
+		p.X.Label.Text = "run"
+		p.X.Min, p.X.Max = -0.5, float64(len(runs))-0.5
+		lines := 0
+		for _, e := range cur.engines {
+			var xys plotter.XYs
+			for i, vw := range views {
+				if rs := vw.byKey[w][e]; len(rs) > 0 {
+					if y := median(rs, f); y > 0 {
+						xys = append(xys, plotter.XY{X: float64(i), Y: y})
+					}
+				}
+			}
+			if len(xys) == 0 {
+				continue
+			}
+			line, pts, err := plotter.NewLinePoints(xys)
+			if err != nil {
+				return nil, err
+			}
+			line.Color, line.Width = cur.pal.of(e), vg.Points(1.3)
+			pts.Color, pts.Radius = cur.pal.of(e), vg.Points(2)
+			p.Add(line, pts)
+			if len(ps) == 0 {
+				p.Legend.Add(shortEngine(e), line)
+			}
+			lines++
+		}
+		if lines > 0 {
+			p.Legend.Top, p.Legend.Left = true, true
+			ps = append(ps, p)
+		}
+	}
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	g := grid(ps, 2)
+	png, svg, err := render(g, 11*vg.Inch, vg.Length(len(g))*3*vg.Inch)
+	if err != nil {
+		return nil, err
+	}
+	return &Chart{Name: "trend", Title: fmt.Sprintf("Trend across %d stored runs", len(runs)),
+		Caption: "Median throughput of each engine per run, oldest run on the left; a drop is a regression to check with bench compare.",
+		PNG:     png, SVG: svg}, nil
+}
+
+// TargetsChart draws one panel per target: each engine's headroom, the
+// limit over the measured value (or the value over the limit for a
+// throughput), on a log axis where 1 is the limit: bars to the right met
+// it, to the left missed it.
+func TargetsChart(checks []TargetCheck, engines []string) (*Chart, error) {
+	var names []string
+	by := map[string][]TargetCheck{}
+	for _, c := range checks {
+		if !c.Measured {
+			continue
+		}
+		if _, ok := by[c.Target.Name]; !ok {
+			names = append(names, c.Target.Name)
+		}
+		by[c.Target.Name] = append(by[c.Target.Name], c)
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	green, red := color.RGBA{R: 0x2e, G: 0x9e, B: 0x4f, A: 0xff}, color.RGBA{R: 0xd6, G: 0x3a, B: 0x3a, A: 0xff}
+	var ps []*plot.Plot
+	lo, hi := -1.0, 1.0
+	for _, n := range names {
+		for _, c := range by[n] {
+			l := math.Log10(c.Headroom)
+			lo, hi = min(lo, l), max(hi, l)
+		}
+	}
+	lo, hi = math.Floor(lo), math.Ceil(hi)
+	var ticks plot.ConstantTicks
+	for e := lo; e <= hi; e++ {
+		label := "×" + SI(math.Pow(10, e))
+		if e == 0 {
+			label = "limit"
+		}
+		ticks = append(ticks, plot.Tick{Value: e, Label: label})
+	}
+	for _, n := range names {
+		cs := by[n]
+		slices.SortFunc(cs, func(a, b TargetCheck) int { return cmp.Compare(a.Engine, b.Engine) })
+		p := newPlot(n + " " + cs[0].Target.Text)
+		p.X.Label.Text = "headroom (log)"
+		p.X.Tick.Marker = ticks
+		p.X.Min, p.X.Max = lo-0.2, hi+0.2
+		var labels []string
+		for i, c := range cs {
+			bar, err := plotter.NewBarChart(plotter.Values{math.Log10(c.Headroom)}, vg.Points(9))
+			if err != nil {
+				return nil, err
+			}
+			bar.Horizontal, bar.XMin = true, float64(i)
+			bar.Color = red
+			if c.Met {
+				bar.Color = green
+			}
+			bar.LineStyle.Width = 0
+			p.Add(bar)
+			labels = append(labels, shortEngine(c.Engine))
+		}
+		p.NominalY(labels...)
+		zero, err := plotter.NewLine(plotter.XYs{{X: 0, Y: -0.5}, {X: 0, Y: float64(len(cs)) - 0.5}})
+		if err != nil {
+			return nil, err
+		}
+		zero.Width = vg.Points(1)
+		p.Add(zero)
+		ps = append(ps, p)
+	}
+	g := grid(ps, 4)
+	h := vg.Length(len(g)) * (vg.Inch*0.5 + vg.Length(len(engines))*vg.Points(13))
+	png, svg, err := render(g, 11*vg.Inch, max(h, 2*vg.Inch))
+	if err != nil {
+		return nil, err
+	}
+	return &Chart{Name: "targets", Title: "d-engine targets: met or missed",
+		Caption: "Headroom against each target on a log axis: green bars right of the limit met it, red bars left of it missed it (×10 = ten times inside the limit). Latency targets use the median.",
+		PNG:     png, SVG: svg}, nil
+}
+
+func fileSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			return r
+		}
+		return '_'
+	}, s)
+}

@@ -1,0 +1,320 @@
+// Package reports draws what benchmark runs measured: gonum/plot charts
+// (PNG and SVG) of throughput per engine and workload, latency percentiles
+// on a nines axis, throughput over time, size sweeps, the trend across
+// stored runs and the targets met or missed, and one self-contained
+// report.html that embeds them with the tables, the machine, the seed and
+// the command that reproduces the run.
+package reports
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/base64"
+	"fmt"
+	"html/template"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ordeal-dev/ordeal/results"
+)
+
+// File names written by Write.
+const (
+	HTMLFile  = "report.html"
+	ChartsDir = "charts"
+)
+
+// Options tune a report.
+type Options struct {
+	// Targets are checked against the newest run (default DEngineTargets).
+	Targets []Target
+}
+
+// SortRuns orders runs oldest first.
+func SortRuns(runs []*results.Run) {
+	slices.SortStableFunc(runs, func(a, b *results.Run) int { return cmp.Compare(a.Started.UnixNano(), b.Started.UnixNano()) })
+}
+
+// Build renders every chart of the newest of runs (the others feed the
+// trend) and returns them in report order.
+func Build(runs []*results.Run, o Options) ([]*Chart, []TargetCheck, error) {
+	if len(runs) == 0 {
+		return nil, nil, fmt.Errorf("%w: no runs to report", results.ErrNoResults)
+	}
+	SortRuns(runs)
+	run := runs[len(runs)-1]
+	if o.Targets == nil {
+		o.Targets = DEngineTargets
+	}
+	v := newView(run)
+	checks := CheckTargets(run, o.Targets)
+	var charts []*Chart
+	add := func(c *Chart, err error) error {
+		if err != nil {
+			return err
+		}
+		if c != nil {
+			charts = append(charts, c)
+		}
+		return nil
+	}
+	if err := add(v.ThroughputChart()); err != nil {
+		return nil, nil, err
+	}
+	if err := add(TargetsChart(checks, v.engines)); err != nil {
+		return nil, nil, err
+	}
+	for _, w := range v.plain() {
+		if err := add(v.LatencyChart(w)); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, w := range v.plain() {
+		if err := add(v.SeriesChart(w)); err != nil {
+			return nil, nil, err
+		}
+	}
+	sweeps, err := v.SweepCharts()
+	if err != nil {
+		return nil, nil, err
+	}
+	charts = append(charts, sweeps...)
+	if err := add(TrendChart(runs)); err != nil {
+		return nil, nil, err
+	}
+	return charts, checks, nil
+}
+
+// Write draws the report of runs (the newest is reported, all feed the
+// trend) into dir: charts/NAME.png and .svg and report.html, each written
+// atomically. It returns the path of report.html.
+func Write(dir string, runs []*results.Run, o Options) (string, error) {
+	charts, checks, err := Build(runs, o)
+	if err != nil {
+		return "", err
+	}
+	cdir := filepath.Join(dir, ChartsDir)
+	if err := os.MkdirAll(cdir, 0o755); err != nil {
+		return "", err
+	}
+	for _, c := range charts {
+		if err := results.WriteFileAtomic(filepath.Join(cdir, c.Name+".png"), c.PNG); err != nil {
+			return "", err
+		}
+		if err := results.WriteFileAtomic(filepath.Join(cdir, c.Name+".svg"), c.SVG); err != nil {
+			return "", err
+		}
+	}
+	var page bytes.Buffer
+	if err := HTML(&page, runs[len(runs)-1], len(runs), charts, checks); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, HTMLFile)
+	if err := results.WriteFileAtomic(path, page.Bytes()); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+type row struct {
+	Engine, Workload                      string
+	N                                     int
+	OpsPerSec, ItemsPerSec                string
+	P50, P90, P99, P999, P9999, Max, Slip string
+	Errors                                string
+	OfBaseline                            string
+	Bytes                                 string
+	Low                                   bool
+}
+
+type opRow struct {
+	Engine, Workload, Op string
+	Ops                  int64
+	OpsPerSec, Items     string
+	P50, P99, P999, Max  string
+	Errors               string
+}
+
+type page struct {
+	Run       *results.Run
+	Runs      int
+	Charts    []chartView
+	Rows      []row
+	OpRows    []opRow
+	Checks    []TargetCheck
+	Missed    int
+	Memory    string
+	Duration  string
+	Generated string
+	Baseline  []baselineRow
+}
+
+type baselineRow struct {
+	Engine, Workload, Fraction string
+	Low                        bool
+}
+
+type chartView struct {
+	*Chart
+	URI template.URL
+}
+
+func pct(p float64) string { return fmt.Sprintf("%.0f%%", 100*p) }
+
+// HTML writes the self-contained report page.
+func HTML(w *bytes.Buffer, run *results.Run, nruns int, charts []*Chart, checks []TargetCheck) error {
+	pg := page{Run: run, Runs: nruns, Checks: checks, Memory: Bytes(float64(run.Machine.MemoryBytes)),
+		Duration: run.Finished.Sub(run.Started).Round(time.Second).String(), Generated: time.Now().UTC().Format(time.RFC3339)}
+	for _, c := range charts {
+		pg.Charts = append(pg.Charts, chartView{c, template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(c.PNG))})
+	}
+	for _, c := range checks {
+		if c.Measured && !c.Met {
+			pg.Missed++
+		}
+	}
+	for _, g := range run.Groups() {
+		f := func(fn func(*results.Result) float64) float64 { return g.MedianOf(fn) }
+		lat := func(fn func(results.Latency) int64) string {
+			return Nanos(f(func(r *results.Result) float64 { return float64(fn(r.Latency)) }))
+		}
+		r0 := g.Results[0]
+		rw := row{Engine: g.Engine, Workload: g.Workload, N: len(g.Results),
+			OpsPerSec: SI(f(func(r *results.Result) float64 { return r.OpsPerSec })),
+			P50:       lat(func(l results.Latency) int64 { return l.P50 }),
+			P90:       lat(func(l results.Latency) int64 { return l.P90 }),
+			P99:       lat(func(l results.Latency) int64 { return l.P99 }),
+			P999:      lat(func(l results.Latency) int64 { return l.P999 }),
+			P9999:     lat(func(l results.Latency) int64 { return l.P9999 }),
+			Max:       lat(func(l results.Latency) int64 { return l.Max }),
+			Bytes: Bytes(f(func(r *results.Result) float64 {
+				return float64(r.BytesWritten+r.BytesRead) / max(1e-9, float64(r.ElapsedNs)/1e9)
+			})) + "/s",
+		}
+		if r0.Items > 0 {
+			rw.ItemsPerSec = SI(f(func(r *results.Result) float64 { return r.ItemsPerSec })) + " " + r0.ItemUnit + "/s"
+		}
+		if r0.Slip != nil {
+			rw.Slip = Nanos(f(func(r *results.Result) float64 {
+				if r.Slip == nil {
+					return 0
+				}
+				return float64(r.Slip.P99)
+			}))
+		}
+		var errs int64
+		for _, r := range g.Results {
+			errs += r.ErrorCount()
+		}
+		if errs > 0 {
+			var kinds []string
+			for k, n := range r0.Errors {
+				kinds = append(kinds, fmt.Sprintf("%s:%d", k, n))
+			}
+			slices.Sort(kinds)
+			rw.Errors = fmt.Sprintf("%d (%s)", errs, strings.Join(kinds, " "))
+		}
+		if ob := f(func(r *results.Result) float64 { return r.OfBaseline }); ob > 0 {
+			rw.OfBaseline = pct(ob)
+			if !strings.HasSuffix(g.Engine, "/physical") {
+				pg.Baseline = append(pg.Baseline, baselineRow{Engine: g.Engine, Workload: g.Workload, Fraction: pct(ob), Low: ob < 0.7})
+			}
+		}
+		pg.Rows = append(pg.Rows, rw)
+		if len(r0.PerOp) > 1 {
+			for _, op := range r0.PerOp {
+				or := opRow{Engine: g.Engine, Workload: g.Workload, Op: op.Op, Ops: op.Ops, OpsPerSec: SI(op.OpsPerSec),
+					P50: Nanos(float64(op.Latency.P50)), P99: Nanos(float64(op.Latency.P99)), P999: Nanos(float64(op.Latency.P999)), Max: Nanos(float64(op.Latency.Max))}
+				if op.Items > 0 {
+					or.Items = SI(op.ItemsPerSec)
+				}
+				var n int64
+				for _, v := range op.Errors {
+					n += v
+				}
+				if n > 0 {
+					or.Errors = fmt.Sprint(n)
+				}
+				pg.OpRows = append(pg.OpRows, or)
+			}
+		}
+	}
+	return pageTmpl.Execute(w, pg)
+}
+
+var pageTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
+	"div": func(v float64) float64 { return v / 1e6 },
+}).Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>ordeal bench: {{.Run.Suite}} {{.Run.ID}}</title>
+<style>
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1180px;color:#1d2330;padding:0 16px}
+h1{font-size:24px;margin-bottom:4px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #dde;padding-bottom:4px}
+table{border-collapse:collapse;font-size:12.5px;margin:8px 0}th,td{padding:3px 8px;border-bottom:1px solid #eef;text-align:right;white-space:nowrap}
+th{background:#f3f5fa;position:sticky;top:0}td.l,th.l{text-align:left}
+.meta td{text-align:left}.meta th{text-align:left;background:none}
+.ok{color:#1e7d3a;font-weight:600}.bad{color:#c62828;font-weight:600}.na{color:#889}
+code,pre{background:#f3f5fa;padding:2px 5px;border-radius:3px;font-size:12.5px}pre{padding:8px;overflow-x:auto}
+figure{margin:16px 0}figure img{max-width:100%;border:1px solid #eee}figcaption{font-size:12.5px;color:#555;margin-top:4px}
+.summary{display:flex;gap:24px;flex-wrap:wrap}.card{background:#f6f8fc;border-radius:6px;padding:10px 16px;min-width:160px}
+.card b{display:block;font-size:20px}details{margin:8px 0}
+</style></head><body>
+<h1>ordeal bench — suite <code>{{.Run.Suite}}</code></h1>
+<div>run <code>{{.Run.ID}}</code>, {{.Run.Started.Format "2006-01-02 15:04:05 MST"}}, took {{.Duration}}; {{len .Run.Results}} results, {{.Run.Count}} iteration(s) each</div>
+
+<h2>Summary</h2>
+<div class="summary">
+<div class="card">driver overhead<b>{{printf "%.0f" .Run.Driver.NsPerOp}} ns/op</b>no-op engine, 1 worker</div>
+<div class="card">driver max rate<b>{{printf "%.2fM" (div .Run.Driver.MaxRate)}} ops/s</b>no-op engine, {{.Run.Driver.Workers}} workers</div>
+<div class="card">targets<b>{{if .Missed}}<span class="bad">{{.Missed}} missed</span>{{else}}<span class="ok">all met</span>{{end}}</b>of {{len .Checks}} checked</div>
+<div class="card">stored runs<b>{{.Runs}}</b>in the trend</div>
+</div>
+
+{{if .Baseline}}<h2>Throughput as a fraction of the physical baseline</h2>
+<p>The physical baseline appends the same framed entries to one file, one write and one fdatasync per batch, no index: what the disk gives at this batch cadence.</p>
+<table><tr><th class="l">engine</th><th class="l">workload</th><th>of physical</th></tr>
+{{range .Baseline}}<tr><td class="l">{{.Engine}}</td><td class="l">{{.Workload}}</td><td class="{{if .Low}}bad{{else}}ok{{end}}">{{.Fraction}}</td></tr>{{end}}
+</table>{{end}}
+
+<h2>Targets (d-engine LogStore)</h2>
+<table><tr><th class="l">target</th><th class="l">limit</th><th class="l">engine</th><th class="l">measured</th><th>headroom</th><th class="l">verdict</th></tr>
+{{range .Checks}}<tr><td class="l">{{.Target.Name}}</td><td class="l">{{.Target.Text}}</td><td class="l">{{.Engine}}</td><td class="l">{{.ValueText}}</td>
+<td>{{if .Measured}}{{printf "%.2f×" .Headroom}}{{end}}</td>
+<td class="l">{{if not .Measured}}<span class="na">not measured</span>{{else if .Met}}<span class="ok">met</span>{{else}}<span class="bad">missed</span>{{end}}</td></tr>{{end}}
+</table>
+
+<h2>Results</h2>
+<p>Medians over iterations. Latency is corrected for coordinated omission (from each operation's intended start); in closed loops it equals the uncorrected latency.</p>
+<table><tr><th class="l">engine</th><th class="l">workload</th><th>n</th><th>ops/s</th><th>items/s</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>p99.99</th><th>max</th><th>slip p99</th><th>I/O</th><th>of baseline</th><th class="l">errors</th></tr>
+{{range .Rows}}<tr><td class="l">{{.Engine}}</td><td class="l">{{.Workload}}</td><td>{{.N}}</td><td>{{.OpsPerSec}}</td><td>{{.ItemsPerSec}}</td><td>{{.P50}}</td><td>{{.P90}}</td><td>{{.P99}}</td><td>{{.P999}}</td><td>{{.P9999}}</td><td>{{.Max}}</td><td>{{.Slip}}</td><td>{{.Bytes}}</td><td>{{.OfBaseline}}</td><td class="l">{{.Errors}}</td></tr>{{end}}
+</table>
+{{if .OpRows}}<details><summary>per operation of mixed workloads (first iteration)</summary>
+<table><tr><th class="l">engine</th><th class="l">workload</th><th class="l">op</th><th>ops</th><th>ops/s</th><th>items/s</th><th>p50</th><th>p99</th><th>p99.9</th><th>max</th><th>errors</th></tr>
+{{range .OpRows}}<tr><td class="l">{{.Engine}}</td><td class="l">{{.Workload}}</td><td class="l">{{.Op}}</td><td>{{.Ops}}</td><td>{{.OpsPerSec}}</td><td>{{.Items}}</td><td>{{.P50}}</td><td>{{.P99}}</td><td>{{.P999}}</td><td>{{.Max}}</td><td>{{.Errors}}</td></tr>{{end}}
+</table></details>{{end}}
+
+<h2>Charts</h2>
+{{range .Charts}}<figure id="{{.Name}}"><h3>{{.Title}}</h3><img src="{{.URI}}" alt="{{.Title}}"><figcaption>{{.Caption}} (files: <code>charts/{{.Name}}.png</code>, <code>.svg</code>)</figcaption></figure>
+{{end}}
+
+{{if .Run.Skipped}}<h2>Skipped</h2><table><tr><th class="l">engine</th><th class="l">workload</th><th class="l">reason</th></tr>
+{{range .Run.Skipped}}<tr><td class="l">{{.Engine}}</td><td class="l">{{.Workload}}</td><td class="l">{{.Reason}}</td></tr>{{end}}</table>{{end}}
+
+<h2>Reproduce</h2>
+<pre>{{.Run.Command}}</pre>
+<table class="meta">
+<tr><th>seed</th><td>{{.Run.Seed}}</td></tr>
+<tr><th>git commit</th><td><code>{{.Run.Commit}}</code>{{if .Run.Dirty}} (with uncommitted changes){{end}}</td></tr>
+<tr><th>Go</th><td>{{.Run.GoVersion}}</td></tr>
+<tr><th>CPU</th><td>{{.Run.Machine.CPU}}, {{.Run.Machine.Cores}} cores</td></tr>
+<tr><th>memory</th><td>{{.Memory}}</td></tr>
+<tr><th>kernel</th><td>{{.Run.Machine.OS}}/{{.Run.Machine.Arch}} {{.Run.Machine.Kernel}}</td></tr>
+<tr><th>file system</th><td>{{.Run.Machine.FileSystem}}</td></tr>
+<tr><th>engines</th><td>{{range .Run.Engines}}{{.}} {{end}}</td></tr>
+<tr><th>generated</th><td>{{.Generated}}</td></tr>
+</table>
+</body></html>
+`))

@@ -1,0 +1,101 @@
+package results
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// CollectMachine describes this machine; dir is where the engines write,
+// whose file system type it records.
+func CollectMachine(dir string) Machine {
+	m := Machine{Cores: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, CPU: cpuModel(), MemoryBytes: memTotal(), FileSystem: FileSystemType(dir)}
+	var u unix.Utsname
+	if err := unix.Uname(&u); err == nil {
+		m.Kernel = unix.ByteSliceToString(u.Release[:])
+	}
+	return m
+}
+
+func cpuModel() string {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+func memTotal() int64 {
+	data, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				kb, _ := strconv.ParseInt(f[0], 10, 64)
+				return kb * 1024
+			}
+		}
+	}
+	return 0
+}
+
+var fsMagic = map[int64]string{
+	0xef53: "ext4", 0x58465342: "xfs", 0x9123683e: "btrfs", 0x01021994: "tmpfs",
+	0x794c7630: "overlayfs", 0x2fc12fc1: "zfs", 0x65735546: "fuse", 0x6969: "nfs",
+	0xf2f52010: "f2fs", 0x5346544e: "ntfs", 0x4d44: "vfat",
+}
+
+// FileSystemType names the file system dir is on ("ext4", "tmpfs").
+func FileSystemType(dir string) string {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return ""
+	}
+	if name, ok := fsMagic[int64(st.Type)]; ok {
+		return name
+	}
+	return "0x" + strconv.FormatInt(int64(st.Type), 16)
+}
+
+// GitCommit returns the commit the binary was built from (from the build
+// info, else from git in the working directory) and whether the tree had
+// changes.
+func GitCommit() (commit string, dirty bool) {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				commit = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+	}
+	if commit != "" {
+		return commit, dirty
+	}
+	out, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		return "", false
+	}
+	commit = strings.TrimSpace(string(out))
+	st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output()
+	return commit, err == nil && len(bytes.TrimSpace(st)) > 0
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -114,8 +116,19 @@ func checkDeletedKeys(t testing.TB, e *env, when string) {
 	}
 }
 
+// CrashRoundsEnv names the environment variable that sets how many power
+// losses crash/power-loss simulates (default 3), for long runs.
+const CrashRoundsEnv = "ORDEAL_ADAPTER_CRASH_ROUNDS"
+
 func testPowerLoss(t testing.TB, h Harness) {
-	for round, pct := range []int{0, 40, 100} {
+	pcts := []int{0, 40, 100}
+	if n, err := strconv.Atoi(os.Getenv(CrashRoundsEnv)); err == nil && n > 0 {
+		pcts = pcts[:0]
+		for i := range n {
+			pcts = append(pcts, (i*37)%101)
+		}
+	}
+	for round, pct := range pcts {
 		e := newEnv(t, h)
 		if !e.caps.Persistent || !e.caps.UsesFS {
 			t.Skip("engine is not persistent through Options.FS")
@@ -155,7 +168,9 @@ func powerLossRound(t testing.TB, e *env, round, pct int) {
 				rs := make([]adapter.Record, 1+i%3)
 				for j := range rs {
 					rs[j] = rec(1000+w*1000+i*10+j, fmt.Sprintf("w%d", w), fmt.Sprintf("t%d", j))
-					rs[j].Data = fmt.Appendf(nil, "w%d-i%d-j%d", w, i, j)
+					// Some records are large, so that frames cross the
+					// 4 KiB blocks a power loss keeps or loses.
+					rs[j].Data = fmt.Appendf(nil, "w%d-i%d-j%d-%0*d", w, i, j, (i%4)*1500, 0)
 				}
 				mu.Lock()
 				for _, r := range rs {
@@ -204,7 +219,7 @@ func powerLossRound(t testing.TB, e *env, round, pct int) {
 	var ackedCommit, triedCommit uint64
 	for {
 		mu.Lock()
-		if acked >= 12+round*5 {
+		if acked >= 12+(round%5)*5 {
 			// Everything acknowledged so far was acknowledged before the
 			// clone: no acknowledgement is recorded while mu is held.
 			snap = map[string]*model{}
@@ -222,7 +237,7 @@ func powerLossRound(t testing.TB, e *env, round, pct int) {
 				snap[s] = c
 			}
 			ackedCommit = commitAck
-			clone = e.mem.CrashClone(crashCfg(pct, uint64(round+1)))
+			clone = faults.PowerLoss(e.mem, uint64(round+1), pct)
 			mu.Unlock()
 			break
 		}

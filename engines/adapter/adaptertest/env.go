@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"reflect"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/ordeal-dev/ordeal/engines/adapter"
+	"github.com/ordeal-dev/ordeal/faults"
 )
 
 // dataDir is the engine directory on the suite's in-memory file system.
@@ -81,12 +81,7 @@ func (e *env) reopen() {
 // the clone is taken) and reopened on what the disk kept.
 func (e *env) crash(unsyncedPercent int, seed uint64) {
 	e.t.Helper()
-	clone := e.mem.CrashClone(crashCfg(unsyncedPercent, seed))
-	e.crashTo(clone)
-}
-
-func crashCfg(unsyncedPercent int, seed uint64) vfs.CrashCloneCfg {
-	return vfs.CrashCloneCfg{UnsyncedDataPercent: unsyncedPercent, RNG: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	e.crashTo(faults.PowerLoss(e.mem, seed, unsyncedPercent))
 }
 
 func (e *env) crashTo(clone *vfs.MemFS) {

@@ -114,8 +114,8 @@ func Open(o adapter.Options) (*Manager, error) {
 		m.params[typ][name] = v
 	}
 	sort.Strings(m.allowed)
-	if err := m.fs.MkdirAll(o.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("manager: create %s: %w", o.Dir, err)
+	if err := m.makeDir(o.Dir); err != nil {
+		return nil, err
 	}
 	for _, typ := range m.allowed {
 		if _, err := m.fs.Stat(m.fs.PathJoin(o.Dir, typ)); err != nil {
@@ -170,13 +170,37 @@ func (m *Manager) driver(typ string) (adapter.StorageAdapter, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.a == nil {
-		a, err := adapter.Open(typ, adapter.Options{Dir: m.fs.PathJoin(m.dir, typ), FS: m.fs, Params: m.params[typ]})
+		sub := m.fs.PathJoin(m.dir, typ)
+		if err := m.makeDir(sub); err != nil {
+			return nil, err
+		}
+		a, err := adapter.Open(typ, adapter.Options{Dir: sub, FS: m.fs, Params: m.params[typ]})
 		if err != nil {
 			return nil, fmt.Errorf("manager: open driver %s: %w", typ, err)
 		}
 		d.a = a
 	}
 	return d.a, nil
+}
+
+// makeDir creates dir and makes its entry in its parent durable, so that a
+// power loss never loses a driver's directory whatever the driver does.
+func (m *Manager) makeDir(dir string) error {
+	if err := m.fs.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("manager: create %s: %w", dir, err)
+	}
+	d, err := m.fs.OpenDir(m.fs.PathDir(dir))
+	if err != nil {
+		return fmt.Errorf("manager: open directory %s: %w", m.fs.PathDir(dir), err)
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("manager: sync directory %s: %w", m.fs.PathDir(dir), err)
+	}
+	return nil
 }
 
 // route returns the driver holding shard.

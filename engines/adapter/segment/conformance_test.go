@@ -53,3 +53,13 @@ func TestCorrectEngineHasNoFailures(t *testing.T) {
 		t.Fatalf("the correct engine fails: %v", fails)
 	}
 }
+
+// TestConformanceDefaults runs the suite with the default segment size, so
+// that torn writes land in the middle of long segments.
+func TestConformanceDefaults(t *testing.T) {
+	adaptertest.Run(t, adaptertest.Harness{
+		Name:         segment.StorageType,
+		Open:         func(o adapter.Options) (adapter.StorageAdapter, error) { return segment.Open(o) },
+		StorageTypes: []string{segment.StorageType},
+	})
+}

@@ -1,0 +1,2 @@
+// Package raftlogtest is the conformance suite of the raftlog SPI.
+package raftlogtest

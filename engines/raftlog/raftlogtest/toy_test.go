@@ -1,0 +1,341 @@
+package raftlogtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/ordeal-dev/ordeal/engines/raftlog"
+)
+
+// toyEngine is a small persistent engine for the suite's own tests: it keeps
+// the whole state in one file, rewritten through Options.FS on every
+// mutation (write a temporary file, sync it, rename it over the state, sync
+// the directory). With no bugs set it keeps the contract; each bug breaks
+// one promise, so that the suite's tests can show which case catches it
+// without depending on the engines under test.
+
+type toyEngine struct {
+	fs   vfs.FS
+	dir  string
+	bugs toyBugs
+
+	mu     sync.RWMutex
+	m      *model
+	hs     raftlog.HardState
+	hsSet  bool
+	closed bool
+	failed bool
+}
+
+type toyBugs struct {
+	skipSync          bool // never syncs the state file
+	skipDirSync       bool // never syncs the directory after the rename
+	retrySync         bool // retries a failed sync and acknowledges
+	noFailedState     bool // reports a failed save but carries on as if nothing happened
+	offByOneEntries   bool // Entries returns lo+1..hi+1
+	staleTruncate     bool // Truncate leaves LastIndex where it was
+	keepCallerData    bool // stores the caller's Data slices
+	forgetPurge       bool // does not save the purge boundary
+	volatileTruncate  bool // Truncate changes memory but not the file
+	entryNotFoundZero bool // Entry below the boundary reports ErrNotFound
+}
+
+var (
+	_ raftlog.Engine    = (*toyEngine)(nil)
+	_ raftlog.LogStore  = (*toyEngine)(nil)
+	_ raftlog.MetaStore = (*toyEngine)(nil)
+)
+
+type toyState struct {
+	Purged raftlog.LogID
+	Ents   []raftlog.Entry
+	HS     raftlog.HardState
+	HSSet  bool
+}
+
+func openToy(o raftlog.Options, bugs toyBugs) (*toyEngine, error) {
+	e := &toyEngine{fs: o.FSOrDefault(), dir: o.Dir, bugs: bugs, m: &model{}}
+	if err := e.fs.MkdirAll(o.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := e.fs.Open(e.fs.PathJoin(o.Dir, "state"))
+	if err != nil {
+		return e, nil // a new engine
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return nil, err
+	}
+	var st toyState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("%w: state file: %v", raftlog.ErrCorrupt, err)
+	}
+	e.m = &model{purged: st.Purged, ents: st.Ents}
+	e.hs, e.hsSet = st.HS, st.HSSet
+	return e, nil
+}
+
+func (e *toyEngine) Log() raftlog.LogStore   { return e }
+func (e *toyEngine) Meta() raftlog.MetaStore { return e }
+func (e *toyEngine) Capabilities() raftlog.Capabilities {
+	return raftlog.Capabilities{Persistent: true, SyncOnWrite: true, UsesFS: true}
+}
+
+func (e *toyEngine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return raftlog.ErrClosed
+	}
+	e.closed = true
+	return nil
+}
+
+func (e *toyEngine) save(m *model, hs raftlog.HardState, hsSet bool) error {
+	if e.bugs.forgetPurge {
+		m = &model{ents: m.ents}
+	}
+	b, err := json.Marshal(toyState{Purged: m.purged, Ents: m.ents, HS: hs, HSSet: hsSet})
+	if err != nil {
+		return err
+	}
+	tmp, final := e.fs.PathJoin(e.dir, "state.tmp"), e.fs.PathJoin(e.dir, "state")
+	f, err := e.fs.Create(tmp, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if !e.bugs.skipSync {
+		if err := f.Sync(); err != nil {
+			if !e.bugs.retrySync {
+				f.Close()
+				return err
+			}
+			if err := f.Sync(); err != nil {
+				f.Close()
+				return err
+			}
+		}
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := e.fs.Rename(tmp, final); err != nil {
+		return err
+	}
+	if e.bugs.skipDirSync {
+		return nil
+	}
+	d, err := e.fs.OpenDir(e.dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	err = d.Sync()
+	if err != nil && e.bugs.retrySync {
+		err = d.Sync()
+	}
+	return err
+}
+
+// mutate applies f to a copy of the log and saves it; the copy replaces the
+// log only once it is saved.
+func (e *toyEngine) mutate(f func(m *model) error, persistIt bool) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return raftlog.ErrClosed
+	}
+	if e.failed {
+		return raftlog.ErrFailed
+	}
+	next := e.m.clone()
+	if err := f(next); err != nil {
+		return err
+	}
+	if persistIt {
+		if err := e.save(next, e.hs, e.hsSet); err != nil {
+			if !e.bugs.noFailedState {
+				e.failed = true
+			}
+			return fmt.Errorf("toy: save: %w", err)
+		}
+	}
+	e.m = next
+	return nil
+}
+
+func (e *toyEngine) PersistEntries(b []raftlog.Entry) error {
+	if len(b) == 0 {
+		return nil
+	}
+	return e.mutate(func(m *model) error {
+		if e.bugs.keepCallerData {
+			for i, ent := range b {
+				if ent.Index != m.last()+1+uint64(i) {
+					return raftlog.ErrNonContiguous
+				}
+			}
+			m.ents = append(m.ents, b...)
+			return nil
+		}
+		return m.persist(b)
+	}, true)
+}
+
+func (e *toyEngine) Purge(id raftlog.LogID) error {
+	return e.mutate(func(m *model) error { m.purge(id); return nil }, true)
+}
+
+func (e *toyEngine) Truncate(from uint64) error {
+	return e.mutate(func(m *model) error {
+		if e.bugs.staleTruncate && from > m.purged.Index && from <= m.last() {
+			// Removes the entries' content but keeps the count.
+			for i := from; i <= m.last(); i++ {
+				m.ents[i-m.purged.Index-1] = raftlog.Entry{Index: i}
+			}
+			return nil
+		}
+		return m.truncate(from)
+	}, !e.bugs.volatileTruncate)
+}
+
+func (e *toyEngine) Reset() error {
+	return e.mutate(func(m *model) error { m.reset(); return nil }, true)
+}
+
+func (e *toyEngine) Flush() error {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	switch {
+	case e.closed:
+		return raftlog.ErrClosed
+	case e.failed:
+		return raftlog.ErrFailed
+	}
+	return nil
+}
+
+func (e *toyEngine) Entry(i uint64) (raftlog.Entry, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return raftlog.Entry{}, raftlog.ErrClosed
+	}
+	if i <= e.m.purged.Index {
+		if e.bugs.entryNotFoundZero {
+			return raftlog.Entry{}, raftlog.ErrNotFound
+		}
+		return raftlog.Entry{}, fmt.Errorf("%w: %d", raftlog.ErrCompacted, i)
+	}
+	ent, ok := e.m.entry(i)
+	if !ok {
+		return raftlog.Entry{}, fmt.Errorf("%w: %d", raftlog.ErrNotFound, i)
+	}
+	ent.Data = bytes.Clone(ent.Data)
+	return ent, nil
+}
+
+func (e *toyEngine) Entries(lo, hi uint64) ([]raftlog.Entry, error) {
+	if lo == 0 || lo > hi {
+		return nil, raftlog.ErrInvalidRange
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return nil, raftlog.ErrClosed
+	}
+	if lo <= e.m.purged.Index {
+		return nil, raftlog.ErrCompacted
+	}
+	if e.bugs.offByOneEntries {
+		lo, hi = lo+1, hi+1
+	}
+	var out []raftlog.Entry
+	for i := lo; i <= min(hi, e.m.last()); i++ {
+		ent, _ := e.m.entry(i)
+		ent.Data = bytes.Clone(ent.Data)
+		out = append(out, ent)
+	}
+	return out, nil
+}
+
+func (e *toyEngine) FirstIndex() uint64 {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.m.first()
+}
+
+func (e *toyEngine) LastIndex() uint64 {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.m.last()
+}
+
+func (e *toyEngine) PurgedID() raftlog.LogID {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.m.purged
+}
+
+func (e *toyEngine) SaveHardState(hs raftlog.HardState) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case e.closed:
+		return raftlog.ErrClosed
+	case e.failed:
+		return raftlog.ErrFailed
+	}
+	if err := e.save(e.m, hs, true); err != nil {
+		if !e.bugs.noFailedState {
+			e.failed = true
+		}
+		return fmt.Errorf("toy: save: %w", err)
+	}
+	e.hs, e.hsSet = hs, true
+	return nil
+}
+
+func (e *toyEngine) LoadHardState() (raftlog.HardState, bool, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.closed {
+		return raftlog.HardState{}, false, raftlog.ErrClosed
+	}
+	return e.hs, e.hsSet, nil
+}
+
+// toyHarness is the harness of a toy engine with bugs. When the suite hands
+// it the operating system's file system, it keeps the files in memory
+// instead, one file system per directory, so that the suite's own tests do
+// not wait on the disk.
+func toyHarness(name string, bugs toyBugs) Harness {
+	var mu sync.Mutex
+	mems := map[string]*vfs.MemFS{}
+	return Harness{
+		Name: name,
+		Open: func(o raftlog.Options) (raftlog.Engine, error) {
+			if err := raftlog.CheckParams("toy", o.Params); err != nil {
+				return nil, err
+			}
+			if o.FSOrDefault() == vfs.Default {
+				mu.Lock()
+				if mems[o.Dir] == nil {
+					mems[o.Dir] = vfs.NewMem()
+				}
+				o.FS = mems[o.Dir]
+				mu.Unlock()
+			}
+			return openToy(o, bugs)
+		},
+	}
+}

@@ -370,13 +370,20 @@ func readFile(t testing.TB, fs vfs.FS, name string) string {
 		return ""
 	}
 	defer f.Close()
-	return readSequential(t, f)
+	return readWith(t, f, 64<<10)
 }
 
+// readSequential reads f to its end in small pieces that cross extent
+// boundaries.
 func readSequential(t testing.TB, f vfs.File) string {
 	t.Helper()
+	return readWith(t, f, 3)
+}
+
+func readWith(t testing.TB, f vfs.File, size int) string {
+	t.Helper()
 	var out bytes.Buffer
-	buf := make([]byte, 3) // small, to cross extent boundaries
+	buf := make([]byte, size)
 	for {
 		n, err := f.Read(buf)
 		out.Write(buf[:n])

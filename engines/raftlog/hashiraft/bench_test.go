@@ -1,10 +1,16 @@
 package hashiraft_test
 
 import (
+	"errors"
+	"io"
 	"path/filepath"
 	"testing"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	wal "github.com/hashicorp/raft-wal"
+	"github.com/hashicorp/raft-wal/metadb"
 	raftbench "github.com/hashicorp/raft/bench"
 
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
@@ -46,6 +52,16 @@ func BenchmarkRaftStores(b *testing.B) {
 		{name: "SetUint64", stable: raftbench.SetUint64},
 		{name: "GetUint64", stable: raftbench.GetUint64},
 	}
+	run := func(b *testing.B, logs raft.LogStore, stable raft.StableStore, log logBench, shim func(raft.LogStore) raft.LogStore, st stableBench) {
+		if st != nil {
+			st(b, keyShim{stable})
+			return
+		}
+		if shim != nil {
+			logs = shim(logs)
+		}
+		log(b, logs)
+	}
 	for _, op := range ops {
 		for _, name := range raftEngines() {
 			b.Run("op="+op.name+"/engine="+name, func(b *testing.B) {
@@ -54,18 +70,51 @@ func BenchmarkRaftStores(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer e.Close()
-				if op.stable != nil {
-					op.stable(b, keyShim{hashiraft.NewStableStore(e)})
-					return
+				run(b, hashiraft.NewLogStore(e), hashiraft.NewStableStore(e), op.log, op.shim, op.stable)
+			})
+		}
+		// The peers without either adapter, through the same shims: the
+		// difference from engine=raft-boltdb and engine=raft-wal is the cost
+		// of the two adapters.
+		for _, n := range nativeStores {
+			b.Run("op="+op.name+"/engine="+n.name, func(b *testing.B) {
+				logs, stable, closer, err := n.open(b.TempDir())
+				if err != nil {
+					b.Fatal(err)
 				}
-				var s raft.LogStore = hashiraft.NewLogStore(e)
-				if op.shim != nil {
-					s = op.shim(s)
-				}
-				op.log(b, s)
+				defer closer.Close()
+				run(b, logs, stable, op.log, op.shim, op.stable)
 			})
 		}
 	}
+}
+
+var nativeStores = []struct {
+	name string
+	open func(dir string) (raft.LogStore, raft.StableStore, io.Closer, error)
+}{
+	{"native-raft-boltdb", func(dir string) (raft.LogStore, raft.StableStore, io.Closer, error) {
+		s, err := raftboltdb.NewBoltStore(filepath.Join(dir, "raft.db"))
+		return s, s, s, err
+	}},
+	{"native-raft-wal", func(dir string) (raft.LogStore, raft.StableStore, io.Closer, error) {
+		meta := &metadb.BoltMetaDB{}
+		w, err := wal.Open(dir, wal.WithMetaStore(meta), wal.WithLogger(hclog.NewNullLogger()))
+		if err != nil {
+			return nil, nil, nil, errors.Join(err, meta.Close())
+		}
+		return w, w, closers{w, meta}, nil
+	}},
+}
+
+type closers []io.Closer
+
+func (cs closers) Close() error {
+	var errs []error
+	for _, c := range cs {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // shiftedLogs stores each log one index higher.
@@ -98,7 +147,7 @@ func (s denseLogs) DeleteRange(lo, hi uint64) error {
 }
 
 // keyShim maps raft's benchmark keys onto the StableStore's three keys.
-type keyShim struct{ s *hashiraft.StableStore }
+type keyShim struct{ s raft.StableStore }
 
 func uintKey(k []byte) []byte {
 	if len(k) > 0 && k[0]%2 == 1 {

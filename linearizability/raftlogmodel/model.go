@@ -197,11 +197,10 @@ func mutate[S any](p part[S], tr Traits, steps []S, want ErrClass, out Output) [
 			next.crash = grow(p.crash)
 		}
 		return []part[S]{next}
-	case ErrEngineFailed:
-		p.failed = true
-		return []part[S]{p}
-	case ErrStorage:
-		// Not visible now; may survive a crash; the engine has failed.
+	case ErrEngineFailed, ErrStorage:
+		// Not visible now; may survive a crash; the engine has failed. The
+		// call whose sync failed may report ErrFailed itself, so a refusal
+		// cannot be told from the failure that caused it.
 		q := p
 		q.failed = true
 		if want == ErrNone && !noop {

@@ -98,8 +98,9 @@ const (
 	ErrCompacted     ErrClass = "compacted"
 	ErrNonContiguous ErrClass = "noncontiguous"
 	ErrInvalidRange  ErrClass = "invalidrange"
-	// ErrEngineFailed is raftlog.ErrFailed: a mutation refused because an
-	// earlier storage error failed the engine. It had no effect.
+	// ErrEngineFailed is raftlog.ErrFailed: a mutation refused because a
+	// storage error failed the engine. The call whose write failed may
+	// report it too, so the model treats it as ErrStorage.
 	ErrEngineFailed ErrClass = "failed"
 	// ErrCorruptData is raftlog.ErrCorrupt: never legal in these runs,
 	// which cut power and fail syncs but never flip bits.

@@ -53,7 +53,7 @@ func (n crashNemesis) Inject(ctx context.Context, log *slog.Logger, t Target, rn
 		f.Restarted = true
 		return f, nil
 	}
-	after := 1 + rng.IntN(12)
+	after := 1 + rng.IntN(6)
 	cp := &crashPoint{after: after, disk: dt.Disk(), slot: dt.Slot(), seed: seed, pct: pct}
 	dt.Slot().Set(cp)
 	f := &Fault{Nemesis: n.Name(), Detail: fmt.Sprintf("power loss at the %d-th file operation from now, %d%% of unsynced blocks kept, seed %d", after, pct, seed)}

@@ -119,7 +119,7 @@ func (g *generator) entries(first uint64, n int, term uint64) work {
 	w := work{in: raftlogmodel.Input{Kind: raftlogmodel.KindAppend}}
 	for i := range n {
 		size := g.rng.IntN(48)
-		if g.rng.IntN(40) == 0 {
+		if g.rng.IntN(12) == 0 {
 			size = 4096 + g.rng.IntN(8192) // spans 4 KiB blocks, to be torn
 		}
 		data := make([]byte, size)
@@ -215,7 +215,7 @@ func (g *generator) read() work {
 	case r < 62:
 		a := pick()
 		b := a + uint64(g.rng.IntN(8))
-		if g.rng.IntN(40) == 0 {
+		if g.rng.IntN(12) == 0 {
 			a, b = b+1, a // an invalid range
 		}
 		return work{in: raftlogmodel.Input{Kind: raftlogmodel.KindEntries, Index: a, Hi: b}}

@@ -97,7 +97,33 @@ func (fs *watchFS) wrap(file vfs.File, name string, err error) (vfs.File, error)
 
 func (fs *watchFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
 	file, err := fs.FS.Create(name, category)
+	if err == nil && strings.HasPrefix(fs.PathBase(name), "MANIFEST-") {
+		if err = fs.syncDir(fs.PathDir(name)); err != nil {
+			_ = file.Close()
+			return nil, err
+		}
+	}
 	return fs.wrap(file, name, err)
+}
+
+// syncDir makes the directory entry of a new MANIFEST durable before pebble
+// moves its marker to it. pebble creates the MANIFEST, syncs its contents,
+// then creates the marker file and syncs the directory once for both; a
+// power loss before that sync may keep the marker's entry and drop the
+// MANIFEST's (nothing orders unsynced directory entries), and pebble then
+// refuses to open a database whose marker names a missing MANIFEST. Syncing
+// the directory here leaves a crash only the old marker or a marker whose
+// MANIFEST exists.
+func (fs *watchFS) syncDir(dir string) error {
+	d, err := fs.FS.OpenDir(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func (fs *watchFS) OpenReadWrite(name string, category vfs.DiskWriteCategory, opts ...vfs.OpenOption) (vfs.File, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -617,5 +618,117 @@ func TestFatalLoggerRecords(t *testing.T) {
 	l.Errorf("ignored %d", 2)
 	if err := f.cause(); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("Infof/Errorf changed the recorded error to %v", err)
+	}
+}
+
+// crashAtSync clones the file system, as a power loss would leave it, just
+// before the Nth sync it sees.
+type crashAtSync struct {
+	vfs.FS
+	mem    *vfs.MemFS
+	at     int64
+	syncs  atomic.Int64
+	mu     sync.Mutex
+	clones []*vfs.MemFS
+}
+
+func (c *crashAtSync) wrap(f vfs.File, err error) (vfs.File, error) {
+	if err != nil {
+		return f, err
+	}
+	return &crashFile{File: f, c: c}, nil
+}
+
+func (c *crashAtSync) Create(name string, cat vfs.DiskWriteCategory) (vfs.File, error) {
+	return c.wrap(c.FS.Create(name, cat))
+}
+
+func (c *crashAtSync) OpenDir(name string) (vfs.File, error) { return c.wrap(c.FS.OpenDir(name)) }
+
+func (c *crashAtSync) ReuseForWrite(oldname, newname string, cat vfs.DiskWriteCategory) (vfs.File, error) {
+	return c.wrap(c.FS.ReuseForWrite(oldname, newname, cat))
+}
+
+type crashFile struct {
+	vfs.File
+	c *crashAtSync
+}
+
+func (f *crashFile) beforeSync() {
+	if f.c.syncs.Add(1) != f.c.at {
+		return
+	}
+	f.c.mu.Lock()
+	defer f.c.mu.Unlock()
+	for seed := range int64(8) {
+		f.c.clones = append(f.c.clones, f.c.mem.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 50, RNG: rand.New(rand.NewPCG(uint64(seed), 0))}))
+	}
+	f.c.clones = append(f.c.clones, f.c.mem.CrashClone(vfs.CrashCloneCfg{}))
+}
+
+func (f *crashFile) Sync() error { f.beforeSync(); return f.File.Sync() }
+
+func (f *crashFile) SyncData() error { f.beforeSync(); return f.File.SyncData() }
+
+func (f *crashFile) SyncTo(length int64) (bool, error) { f.beforeSync(); return f.File.SyncTo(length) }
+
+// TestPowerLossWhileOpening crashes at every sync pebble makes while the
+// engine creates a new database or opens an existing one: reopening what is
+// left must succeed and keep what the existing database held.
+func TestPowerLossWhileOpening(t *testing.T) {
+	for _, existing := range []bool{false, true} {
+		t.Run(fmt.Sprintf("existing=%v", existing), func(t *testing.T) {
+			// newMem returns a file system holding a database with entries
+			// 1..10 if existing, else an empty one.
+			newMem := func() *vfs.MemFS {
+				mem := vfs.NewCrashableMem()
+				if existing {
+					e := openEngine(t, raftlog.Options{Dir: "db", FS: mem})
+					persist(t, e, 1, 10, 1)
+					if err := e.Close(); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return mem
+			}
+			var want uint64
+			if existing {
+				want = 10
+			}
+			openThrough := func(c *crashAtSync) {
+				t.Helper()
+				c.FS = c.mem
+				e, err := Open(raftlog.Options{Dir: "db", FS: c})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := e.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			count := &crashAtSync{mem: newMem()}
+			openThrough(count)
+			total := count.syncs.Load()
+			if total == 0 {
+				t.Fatal("opening a database made no sync")
+			}
+			for at := int64(1); at <= total; at++ {
+				c := &crashAtSync{mem: newMem(), at: at}
+				openThrough(c)
+				for i, clone := range c.clones {
+					e, err := Open(raftlog.Options{Dir: "db", FS: clone})
+					if err != nil {
+						t.Fatalf("power loss at sync %d of %d, clone %d: reopen: %v", at, total, i, err)
+					}
+					if got := e.LastIndex(); got != want {
+						t.Fatalf("power loss at sync %d of %d, clone %d: LastIndex = %d, want %d", at, total, i, got, want)
+					}
+					persist(t, e, want+1, want+3, 1)
+					if err := e.Close(); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		})
 	}
 }

@@ -387,15 +387,12 @@ func (e *Engine) Flush() error {
 	if e.caps.SyncOnWrite {
 		return nil
 	}
-	synced := map[any]bool{}
+	// When one store serves as both, the second Sync finds nothing to write.
 	for _, s := range []any{e.logs, e.stable} {
-		sy, ok := s.(syncer)
-		if !ok || synced[s] {
-			continue
-		}
-		synced[s] = true
-		if err := sy.Sync(); err != nil {
-			return e.fail(err, "flush")
+		if sy, ok := s.(syncer); ok {
+			if err := sy.Sync(); err != nil {
+				return e.fail(err, "flush")
+			}
 		}
 	}
 	return nil

@@ -17,6 +17,12 @@ type faultyStore struct {
 	*raft.InmemStore
 	failWrites bool
 	closes     int
+	syncs      int
+}
+
+func (f *faultyStore) Sync() error {
+	f.syncs++
+	return nil
 }
 
 var errInjected = errors.New("injected write error")
@@ -421,5 +427,35 @@ func TestBothAdaptersRoundTrip(t *testing.T) {
 	}
 	if v, err := st.GetUint64([]byte(KeyCurrentTerm)); err != nil || v != 9 {
 		t.Fatalf("GetUint64 through both adapters: %d, %v", v, err)
+	}
+}
+
+func TestEngineFlush(t *testing.T) {
+	cases := []struct {
+		name  string
+		caps  raftlog.Capabilities
+		syncs int
+	}{
+		{"sync on write", raftlog.Capabilities{Persistent: true, SyncOnWrite: true}, 0},
+		{"sync on flush", raftlog.Capabilities{Persistent: true, SyncOnWrite: false}, 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &faultyStore{InmemStore: raft.NewInmemStore()}
+			e, err := NewEngine("test", s, s, s, tc.caps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Capabilities() != tc.caps {
+				t.Fatalf("capabilities %+v, want %+v", e.Capabilities(), tc.caps)
+			}
+			mustPersist(t, e.Log(), entries(1, 3, 1))
+			if err := e.Log().Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if s.syncs != tc.syncs {
+				t.Fatalf("Flush called Sync %d times, want %d", s.syncs, tc.syncs)
+			}
+		})
 	}
 }

@@ -20,8 +20,9 @@
 //   - Rule fails operations of one kind with one errno: each with a
 //     probability drawn from a generator seeded explicitly (RandomErrors,
 //     ReadEIO, WriteEIO, SyncEIO), only the n-th one (OnIndex), or every
-//     one that would exceed a byte budget (AfterBytes; DiskFull is ENOSPC on
-//     writes past n bytes). OnPath narrows a rule to paths matching a
+//     one past a byte budget (AfterBytes). DiskFull is ENOSPC on writes past
+//     n bytes: the write that crosses the limit writes what fits and returns
+//     its count with the error, as a short write to a full disk does. OnPath narrows a rule to paths matching a
 //     pattern, tried on the whole path and on its last element.
 //   - Latency delays operations of one kind, or of all kinds, and fails
 //     nothing.

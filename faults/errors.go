@@ -34,6 +34,9 @@ type InjectedError struct {
 	Errno syscall.Errno
 	// By is the String of the injector that failed the operation.
 	By string
+	// Done is how many bytes a read or write transfers before it fails, as
+	// a write to a nearly full disk writes what fits; 0 for the others.
+	Done int
 }
 
 // Error implements error.
@@ -51,4 +54,11 @@ func (e *InjectedError) Unwrap() error { return e.Errno }
 // matches ErrInjected. by names the injector (its String).
 func Inject(op Op, errno syscall.Errno, by string) error {
 	return &InjectedError{Op: op, Errno: errno, By: by}
+}
+
+// InjectPartial is Inject for a read or write that transfers its first done
+// bytes and then fails: FS performs the operation on those bytes and
+// returns their count with the error.
+func InjectPartial(op Op, errno syscall.Errno, by string, done int) error {
+	return &InjectedError{Op: op, Errno: errno, By: by, Done: max(done, 0)}
 }

@@ -1,6 +1,8 @@
 package faults
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -452,22 +454,25 @@ func (f *file) Read(p []byte) (int, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.fs.check(Op{Kind: OpRead, Path: f.name, Offset: f.pos, Len: len(p)}); err != nil {
-		return 0, err
+	injected := f.fs.check(Op{Kind: OpRead, Path: f.name, Offset: f.pos, Len: len(p)})
+	p, ok := allowed(p, injected)
+	if !ok {
+		return 0, injected
 	}
+	var n int
+	var err error
 	if f.st == nil {
-		n, err := f.under.Read(p)
-		f.pos += int64(n)
-		return n, err
+		n, err = f.under.Read(p)
+	} else {
+		f.st.mu.Lock()
+		n, err = f.st.readAt(p, f.pos, f.under)
+		f.st.mu.Unlock()
+		if err == io.EOF && n > 0 {
+			err = nil
+		}
 	}
-	f.st.mu.Lock()
-	n, err := f.st.readAt(p, f.pos, f.under)
-	f.st.mu.Unlock()
 	f.pos += int64(n)
-	if err == io.EOF && n > 0 {
-		err = nil
-	}
-	return n, err
+	return n, cmp.Or(injected, err)
 }
 
 // ReadAt implements vfs.File.
@@ -475,15 +480,21 @@ func (f *file) ReadAt(p []byte, off int64) (int, error) {
 	if err := f.errIfClosed(); err != nil {
 		return 0, err
 	}
-	if err := f.fs.check(Op{Kind: OpRead, Path: f.name, Offset: off, Len: len(p)}); err != nil {
-		return 0, err
+	injected := f.fs.check(Op{Kind: OpRead, Path: f.name, Offset: off, Len: len(p)})
+	p, ok := allowed(p, injected)
+	if !ok {
+		return 0, injected
 	}
+	var n int
+	var err error
 	if f.st == nil {
-		return f.under.ReadAt(p, off)
+		n, err = f.under.ReadAt(p, off)
+	} else {
+		f.st.mu.Lock()
+		n, err = f.st.readAt(p, off, f.under)
+		f.st.mu.Unlock()
 	}
-	f.st.mu.Lock()
-	defer f.st.mu.Unlock()
-	return f.st.readAt(p, off, f.under)
+	return n, cmp.Or(injected, err)
 }
 
 // Write implements vfs.File.
@@ -493,22 +504,20 @@ func (f *file) Write(p []byte) (int, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.fs.check(Op{Kind: OpWrite, Path: f.name, Offset: f.pos, Len: len(p)}); err != nil {
-		return 0, err
+	injected := f.fs.check(Op{Kind: OpWrite, Path: f.name, Offset: f.pos, Len: len(p)})
+	p, ok := allowed(p, injected)
+	if !ok {
+		return 0, injected
 	}
+	var n int
+	var err error
 	if f.st == nil {
-		n, err := f.under.Write(p)
-		f.pos += int64(n)
-		return n, err
+		n, err = f.under.Write(p)
+	} else {
+		n, err = f.hold(p, f.pos)
 	}
-	if !f.writable {
-		return 0, fmt.Errorf("write %s: %w", f.name, ErrNotWritable)
-	}
-	f.st.mu.Lock()
-	f.st.writeAt(p, f.pos)
-	f.st.mu.Unlock()
-	f.pos += int64(len(p))
-	return len(p), nil
+	f.pos += int64(n)
+	return n, cmp.Or(injected, err)
 }
 
 // WriteAt implements vfs.File.
@@ -516,12 +525,38 @@ func (f *file) WriteAt(p []byte, off int64) (int, error) {
 	if err := f.errIfClosed(); err != nil {
 		return 0, err
 	}
-	if err := f.fs.check(Op{Kind: OpWrite, Path: f.name, Offset: off, Len: len(p)}); err != nil {
-		return 0, err
+	injected := f.fs.check(Op{Kind: OpWrite, Path: f.name, Offset: off, Len: len(p)})
+	p, ok := allowed(p, injected)
+	if !ok {
+		return 0, injected
 	}
+	var n int
+	var err error
 	if f.st == nil {
-		return f.under.WriteAt(p, off)
+		n, err = f.under.WriteAt(p, off)
+	} else {
+		n, err = f.hold(p, off)
 	}
+	return n, cmp.Or(injected, err)
+}
+
+// allowed returns the part of p that a read or write may transfer given
+// the injector's verdict: all of it when injected is nil, the bytes an
+// InjectedError lets through (Done) otherwise. ok is false when nothing
+// is to be transferred and the operation fails at once.
+func allowed(p []byte, injected error) (_ []byte, ok bool) {
+	if injected == nil {
+		return p, true
+	}
+	var ie *InjectedError
+	if errors.As(injected, &ie) && ie.Done > 0 {
+		return p[:min(ie.Done, len(p))], true
+	}
+	return nil, false
+}
+
+// hold lays a write over the file's held state.
+func (f *file) hold(p []byte, off int64) (int, error) {
 	if !f.writable {
 		return 0, fmt.Errorf("write %s: %w", f.name, ErrNotWritable)
 	}

@@ -113,7 +113,7 @@ const (
 //	sync-eio(p=0.01,seed=7)        each sync fails with probability 0.01
 //	read-eio(path=*.log,p=0.1,seed=3)
 //	sync-eio(index=2)              the third sync fails, no other
-//	write-enospc(after=1MiB)       a write fails once 1 MiB would be exceeded
+//	write-enospc(after=1MiB)       writes fail once 1 MiB is written
 //	all-eio(p=0.001,seed=1)        any operation may fail
 //
 // Kind 0 means every kind; its text form is "all".
@@ -162,14 +162,16 @@ func OnIndex(kind OpKind, errno syscall.Errno, n int) *Rule {
 
 // AfterBytes returns a rule that lets operations of kind through while the
 // bytes they carry (Op.Len: reads and writes carry bytes, other kinds none)
-// add up to at most n, and fails with errno each one that would go beyond
-// n. Failed operations use up nothing.
+// add up to at most n. The operation that would go beyond n transfers the
+// bytes that fit and fails with errno, as a write to a nearly full disk
+// does, and every later one that carries bytes fails at once.
 func AfterBytes(kind OpKind, errno syscall.Errno, n int64) *Rule {
 	return &Rule{errno: errno, mode: modeAfter, after: max(n, 0), f: newFilter(kind, 1, 0)}
 }
 
-// DiskFull returns a rule that fails with ENOSPC every write that would take
-// the bytes written beyond n: write-enospc(after=n).
+// DiskFull returns a rule for a disk with room for n more bytes: writes pass
+// until n bytes are written, the write that crosses n writes what fits and
+// fails with ENOSPC, and later writes fail: write-enospc(after=n).
 func DiskFull(n int64) *Rule { return AfterBytes(OpWrite, syscall.ENOSPC, n) }
 
 // OnPath returns a copy of r, in its initial state, that acts only on paths
@@ -220,7 +222,7 @@ func (r *Rule) MaybeError(op Op) error {
 	}
 	r.f.mu.Lock()
 	defer r.f.mu.Unlock()
-	fail := false
+	fail, done := false, 0
 	switch r.mode {
 	case modeRandom:
 		fail = r.f.draw()
@@ -229,7 +231,8 @@ func (r *Rule) MaybeError(op Op) error {
 		r.count++
 	case modeAfter:
 		if r.used+int64(op.Len) > r.after {
-			fail = true
+			fail, done = true, int(r.after-r.used)
+			r.used = r.after
 		} else {
 			r.used += int64(op.Len)
 		}
@@ -237,7 +240,7 @@ func (r *Rule) MaybeError(op Op) error {
 	if !fail {
 		return nil
 	}
-	return Inject(op, r.errno, r.String())
+	return InjectPartial(op, r.errno, r.String(), done)
 }
 
 // Latency delays operations of one kind (or of every kind) by a fixed

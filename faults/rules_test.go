@@ -235,28 +235,58 @@ func TestPathFilter(t *testing.T) {
 }
 
 func TestDiskFull(t *testing.T) {
-	fs := Wrap(vfs.NewMem(), DiskFull(10))
-	require.False(t, fs.Holding())
-	f, err := fs.Create("f", vfs.WriteCategoryUnspecified)
+	for _, inj := range []Injector{DiskFull(10), Any(DiskFull(10), NewTrigger(OpSync, syscall.EIO))} {
+		t.Run(inj.String(), func(t *testing.T) {
+			disk := NewDisk(inj)
+			fs := disk.FS()
+			f, err := fs.Create("f", vfs.WriteCategoryUnspecified)
+			require.NoError(t, err)
+			_, err = f.Write([]byte("123456"))
+			require.NoError(t, err)
+			n, err := f.Write([]byte("7890abc"))
+			require.Equal(t, 4, n, "the write that crosses the limit writes what fits")
+			require.ErrorIs(t, err, syscall.ENOSPC)
+			require.ErrorIs(t, err, ErrInjected)
+			var ie *InjectedError
+			require.True(t, errors.As(err, &ie))
+			require.Equal(t, OpWrite, ie.Op.Kind)
+			require.Equal(t, int64(6), ie.Op.Offset)
+			require.Equal(t, 7, ie.Op.Len)
+			require.Equal(t, 4, ie.Done)
+			require.Equal(t, "write-enospc(after=10)", ie.By)
+			n, err = f.Write([]byte("x"))
+			require.Zero(t, n)
+			require.ErrorIs(t, err, syscall.ENOSPC, "the disk stays full")
+			n, err = f.WriteAt([]byte("x"), 0)
+			require.Zero(t, n)
+			require.ErrorIs(t, err, syscall.ENOSPC)
+			n, err = f.Write(nil)
+			require.NoError(t, err, "an empty write needs no room")
+			require.Zero(t, n)
+			require.NoError(t, f.Sync())
+			require.NoError(t, f.Close())
+			requireContent(t, "1234567890", readFile(t, fs, "f"))
+		})
+	}
+}
+
+func TestShortRead(t *testing.T) {
+	mem := vfs.NewMem()
+	writeFileWith(t, mem, "f", "0123456789", true, true)
+	fs := Wrap(mem, AfterBytes(OpRead, syscall.EIO, 4))
+	f, err := fs.Open("f")
 	require.NoError(t, err)
-	_, err = f.Write([]byte("123456"))
+	buf := make([]byte, 3)
+	n, err := f.Read(buf)
 	require.NoError(t, err)
-	_, err = f.Write([]byte("78901"))
-	require.ErrorIs(t, err, syscall.ENOSPC)
-	require.ErrorIs(t, err, ErrInjected)
-	var ie *InjectedError
-	require.True(t, errors.As(err, &ie))
-	require.Equal(t, OpWrite, ie.Op.Kind)
-	require.Equal(t, int64(6), ie.Op.Offset)
-	require.Equal(t, 5, ie.Op.Len)
-	require.Equal(t, "write-enospc(after=10)", ie.By)
-	_, err = f.Write([]byte("7890"))
-	require.NoError(t, err, "a write that fits still passes")
-	_, err = f.WriteAt([]byte("x"), 0)
-	require.ErrorIs(t, err, syscall.ENOSPC)
-	require.NoError(t, f.Sync())
+	require.Equal(t, "012", string(buf[:n]))
+	n, err = f.Read(buf)
+	require.ErrorIs(t, err, syscall.EIO)
+	require.Equal(t, "3", string(buf[:n]), "the read that crosses the budget returns what fits")
+	n, err = f.ReadAt(buf, 0)
+	require.ErrorIs(t, err, syscall.EIO)
+	require.Zero(t, n)
 	require.NoError(t, f.Close())
-	requireContent(t, "1234567890", readFile(t, fs, "f"))
 }
 
 func TestReadEIO(t *testing.T) {

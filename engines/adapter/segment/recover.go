@@ -73,6 +73,7 @@ func (e *Engine) recoverShard(name string) (*shard, error) {
 			delete(s.deleted, o)
 		}
 	}
+	s.wnext = s.next
 	if err := s.recoverGroups(); err != nil {
 		_ = s.closeFiles()
 		return nil, err
@@ -134,6 +135,7 @@ func (s *shard) recoverSegment(base uint64, last bool) error {
 			return fmt.Errorf("%w: %s: %v", adapter.ErrCorrupt, g.fileName, err)
 		}
 	}
+	g.wsize = g.size
 	if !last {
 		return nil
 	}

@@ -18,9 +18,13 @@
 // # Writes and durability
 //
 // Every Write, BatchWrite, DeleteByOffset, DeleteByKey and CommitOffset is
-// one frame written with one call and made durable with one fsync before it
-// returns (Capabilities().SyncOnWrite). A batch is a single frame, so it
-// survives a crash whole or not at all. A segment rolls before a batch
+// made durable with at most one fsync before it returns
+// (Capabilities().SyncOnWrite). Writes to one shard commit in groups: the
+// batches that arrive while a sync is under way are gathered into one frame,
+// written with one call and synced once by the next writer in line, and
+// each batch keeps consecutive offsets. A frame survives a crash whole or not
+// at all, so a batch does too. Readers never wait for a sync: they see a
+// frame once it is synced. A segment rolls before a batch
 // would take it past ShardConfig.SegmentSize (the default comes from the
 // segment_size parameter); the new file's directory entry is synced before
 // anything is written to it. Deletes write tombstones; the records stay in
@@ -111,10 +115,11 @@ type Engine struct {
 	indexInterval int64
 	bugs          Bugs
 
-	failed atomic.Bool
-	mu     sync.RWMutex // guards closed and shards
-	closed bool
-	shards map[string]*shard
+	failed     atomic.Bool
+	closedFlag atomic.Bool  // closed, for writers that do not hold mu
+	mu         sync.RWMutex // guards closed and shards
+	closed     bool
+	shards     map[string]*shard
 }
 
 var (
@@ -202,17 +207,21 @@ func (e *Engine) Close() error {
 		return adapter.ErrClosed
 	}
 	e.closed = true
+	e.closedFlag.Store(true)
 	return e.closeFiles()
 }
 
 func (e *Engine) closeFiles() error {
 	var first error
 	for _, s := range e.shards {
+		s.wmu.Lock()
 		s.mu.Lock()
+		s.gone = true
 		if err := s.closeFiles(); err != nil && first == nil {
 			first = err
 		}
 		s.mu.Unlock()
+		s.wmu.Unlock()
 	}
 	e.shards = nil
 	return first
@@ -244,29 +253,24 @@ func (e *Engine) lookup(ctx context.Context, name string) (*shard, error) {
 	return s, nil
 }
 
-// lockShard returns the named shard locked for writing (or reading), having
-// checked that it was not deleted while the caller waited for the lock.
+// lockShard returns the named shard with its read lock held (or, for
+// write, its writer lock), having checked that it was not deleted or
+// closed while the caller waited for the lock.
 func (e *Engine) lockShard(ctx context.Context, name string, write bool) (*shard, func(), error) {
 	s, err := e.lookup(ctx, name)
 	if err != nil {
 		return nil, nil, err
 	}
+	unlock := s.mu.RUnlock
 	if write {
-		s.mu.Lock()
+		s.wmu.Lock()
+		unlock = s.wmu.Unlock
 	} else {
 		s.mu.RLock()
 	}
-	unlock := s.mu.Unlock
-	if !write {
-		unlock = s.mu.RUnlock
-	}
-	if s.gone {
+	if err := s.usable(); err != nil {
 		unlock()
-		return nil, nil, fmt.Errorf("%w: %q", adapter.ErrShardNotFound, name)
-	}
-	if e.failed.Load() {
-		unlock()
-		return nil, nil, adapter.ErrFailed
+		return nil, nil, err
 	}
 	return s, unlock, nil
 }
@@ -314,6 +318,8 @@ func (e *Engine) DeleteShard(ctx context.Context, name string) error {
 	if !ok {
 		return fmt.Errorf("%w: %q", adapter.ErrShardNotFound, name)
 	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(e.shards, name)
@@ -357,15 +363,14 @@ func (e *Engine) BatchWrite(ctx context.Context, name string, rs []adapter.Recor
 			return nil, err
 		}
 	}
-	s, unlock, err := e.lockShard(ctx, name, true)
+	s, err := e.lookup(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
 	if len(rs) == 0 {
 		return nil, nil
 	}
-	return s.append(rs)
+	return s.batchWrite(rs)
 }
 
 func (e *Engine) ReadByOffset(ctx context.Context, name string, offset uint64, limit int) ([]adapter.Record, error) {
@@ -444,14 +449,17 @@ func (e *Engine) DeleteByOffset(ctx context.Context, name string, offset uint64)
 		return err
 	}
 	defer unlock()
-	if offset < s.start() || offset >= s.next || s.isDeleted(offset) {
+	if offset < s.start() || offset >= s.wnext || s.isDeleted(offset) {
 		return fmt.Errorf("%w: offset %d in shard %q", adapter.ErrNotFound, offset, name)
 	}
 	if err := s.tombstone([]uint64{offset}); err != nil {
 		return err
 	}
-	if e.bugs.ReuseOffsets && offset == s.next-1 {
+	if e.bugs.ReuseOffsets && offset == s.wnext-1 {
+		s.mu.Lock()
+		s.wnext--
 		s.next--
+		s.mu.Unlock()
 	}
 	return nil
 }
@@ -550,12 +558,14 @@ func (e *Engine) Retain(ctx context.Context, now time.Time) error {
 			continue
 		}
 		cutoff := now.UnixMilli() - s.cfg.Retention.Milliseconds()
+		s.wmu.Lock()
 		s.mu.Lock()
 		var err error
 		if !s.gone && !e.failed.Load() {
 			err = s.retain(cutoff)
 		}
 		s.mu.Unlock()
+		s.wmu.Unlock()
 		if err != nil {
 			return err
 		}

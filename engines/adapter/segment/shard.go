@@ -24,7 +24,8 @@ type indexEntry struct {
 type segment struct {
 	base     uint64
 	next     uint64 // one past the last record in the segment
-	size     int64  // bytes of good frames
+	size     int64  // bytes of good frames readers may read (under shard.mu)
+	wsize    int64  // bytes written and synced or being written (under shard.wmu)
 	maxTs    int64  // newest record timestamp, math.MinInt64 if none
 	index    []indexEntry
 	lastIdx  int64 // position of the last indexed frame, -1 if none
@@ -37,9 +38,19 @@ type shard struct {
 	e   *Engine
 	dir string
 
-	mu      sync.RWMutex // write lock for the log, read lock for reads
+	// Lock order: wmu, then mu, then gmu. Writers append to the log under
+	// wmu without blocking readers, and publish what they wrote (sizes,
+	// indexes, NextOffset) under mu.
+	wmu   sync.Mutex
+	wnext uint64 // next offset to assign (under wmu)
+
+	qmu     sync.Mutex // guards queue and leading
+	queue   []*pending // batches waiting for the next group commit
+	leading bool       // a writer is committing groups
+
+	mu      sync.RWMutex // guards what readers see
 	cfg     adapter.ShardConfig
-	gone    bool
+	gone    bool // deleted or closed (set under wmu and mu)
 	segs    []*segment
 	next    uint64
 	runMax  int64 // highest timestamp ever written (including dropped records)
@@ -186,42 +197,132 @@ func (s *shard) newSegment(base uint64) (*segment, error) {
 	return g, nil
 }
 
-// append writes a batch as one frame and syncs it. It holds s.mu.
-func (s *shard) append(rs []adapter.Record) ([]uint64, error) {
-	first := s.next
-	frame := appendFrame(nil, encodeRecords(first, rs))
-	act := s.segs[len(s.segs)-1]
-	if act.size > 0 && act.size+int64(len(frame)) > s.segmentSize() {
-		g, err := s.newSegment(first)
-		if err != nil {
-			return nil, s.e.fail(err)
-		}
-		if act.w != nil {
-			if err := act.w.Close(); err != nil {
-				_ = g.w.Close()
-				_ = g.r.Close()
-				return nil, s.e.fail(fmt.Errorf("segment: close %s: %w", act.fileName, err))
-			}
-			act.w = nil
-		}
-		s.segs = append(s.segs, g)
-		act = g
-	}
-	pos := act.size
-	if err := s.writeSynced(act, frame); err != nil {
-		return nil, err
-	}
-	s.indexFrame(act, pos, first, rs)
-	offs := make([]uint64, len(rs))
-	for i := range rs {
-		offs[i] = first + uint64(i)
-	}
-	return offs, nil
+// pending is a batch waiting for a group commit.
+type pending struct {
+	rs   []adapter.Record
+	offs []uint64
+	err  error
+	wake chan bool // true: lead the next group; false: done
 }
 
-// writeSynced appends a frame to the active segment and syncs it.
+// batchWrite appends a batch through group commit: concurrent batches to a
+// shard are gathered into one frame, written and synced once by whichever
+// writer leads; each batch still gets consecutive offsets and the frame
+// survives a crash whole or not at all.
+func (s *shard) batchWrite(rs []adapter.Record) ([]uint64, error) {
+	p := &pending{rs: rs, wake: make(chan bool, 1)}
+	s.qmu.Lock()
+	s.queue = append(s.queue, p)
+	if s.leading {
+		s.qmu.Unlock()
+		if !<-p.wake {
+			return p.offs, p.err
+		}
+		s.qmu.Lock()
+	} else {
+		s.leading = true
+	}
+	group := s.queue
+	s.queue = nil
+	s.qmu.Unlock()
+
+	s.commitBatches(group)
+	for _, q := range group {
+		if q != p {
+			q.wake <- false
+		}
+	}
+	s.qmu.Lock()
+	if len(s.queue) > 0 {
+		s.queue[0].wake <- true
+	} else {
+		s.leading = false
+	}
+	s.qmu.Unlock()
+	return p.offs, p.err
+}
+
+// usable returns why the shard cannot be used, or nil.
+func (s *shard) usable() error {
+	switch {
+	case s.gone && s.e.closedFlag.Load():
+		return adapter.ErrClosed
+	case s.gone:
+		return fmt.Errorf("%w: %q", adapter.ErrShardNotFound, s.cfg.Name)
+	case s.e.failed.Load():
+		return adapter.ErrFailed
+	}
+	return nil
+}
+
+// commitBatches writes a group of batches as one frame with one sync and
+// publishes it.
+func (s *shard) commitBatches(group []*pending) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	setErr := func(err error) {
+		for _, q := range group {
+			q.offs, q.err = nil, err
+		}
+	}
+	if err := s.usable(); err != nil {
+		setErr(err)
+		return
+	}
+	first := s.wnext
+	var all []adapter.Record
+	for _, q := range group {
+		q.offs = make([]uint64, len(q.rs))
+		for i := range q.rs {
+			q.offs[i] = first + uint64(len(all)+i)
+		}
+		all = append(all, q.rs...)
+	}
+	frame := appendFrame(nil, encodeRecords(first, all))
+	act := s.segs[len(s.segs)-1]
+	if act.wsize > 0 && act.wsize+int64(len(frame)) > s.segmentSize() {
+		g, err := s.roll(act, first)
+		if err != nil {
+			setErr(err)
+			return
+		}
+		act = g
+	}
+	pos := act.wsize
+	if err := s.writeSynced(act, frame); err != nil {
+		setErr(err)
+		return
+	}
+	s.wnext = first + uint64(len(all))
+	s.mu.Lock()
+	act.size = act.wsize
+	s.indexFrame(act, pos, first, all)
+	s.mu.Unlock()
+}
+
+// roll seals the active segment and starts a new one at offset base. It
+// holds s.wmu.
+func (s *shard) roll(act *segment, base uint64) (*segment, error) {
+	g, err := s.newSegment(base)
+	if err != nil {
+		return nil, s.e.fail(err)
+	}
+	if err := act.w.Close(); err != nil {
+		_ = g.w.Close()
+		_ = g.r.Close()
+		return nil, s.e.fail(fmt.Errorf("segment: close %s: %w", act.fileName, err))
+	}
+	s.mu.Lock()
+	act.w = nil
+	s.segs = append(s.segs, g)
+	s.mu.Unlock()
+	return g, nil
+}
+
+// writeSynced appends a frame to the active segment and syncs it. It holds
+// s.wmu.
 func (s *shard) writeSynced(act *segment, frame []byte) error {
-	if _, err := act.w.WriteAt(frame, act.size); err != nil {
+	if _, err := act.w.WriteAt(frame, act.wsize); err != nil {
 		return s.e.fail(fmt.Errorf("segment: write %s: %w", act.fileName, err))
 	}
 	if !s.e.bugs.AckBeforeSync {
@@ -229,7 +330,7 @@ func (s *shard) writeSynced(act *segment, frame []byte) error {
 			return s.e.fail(fmt.Errorf("segment: sync %s: %w", act.fileName, err))
 		}
 	}
-	act.size += int64(len(frame))
+	act.wsize += int64(len(frame))
 	return nil
 }
 
@@ -262,12 +363,15 @@ func (s *shard) indexRecord(o uint64, r adapter.Record, withTags bool) {
 	}
 }
 
-// tombstone deletes offsets durably. It holds s.mu.
+// tombstone deletes offsets durably. It holds s.wmu.
 func (s *shard) tombstone(offs []uint64) error {
 	act := s.segs[len(s.segs)-1]
 	if err := s.writeSynced(act, appendFrame(nil, encodeTombstone(offs))); err != nil {
 		return err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	act.size = act.wsize
 	for _, o := range offs {
 		s.deleted[o] = true
 	}
@@ -388,7 +492,8 @@ func (s *shard) get(o uint64) (adapter.Record, error) {
 }
 
 // retain drops sealed segments whose newest record is older than cutoff,
-// oldest first, each removal made durable before the next. It holds s.mu.
+// oldest first, each removal made durable before the next. It holds s.wmu
+// and s.mu.
 func (s *shard) retain(cutoff int64) error {
 	dropped := false
 	for len(s.segs) > 1 && s.segs[0].maxTs < cutoff {

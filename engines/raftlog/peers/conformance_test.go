@@ -3,6 +3,7 @@ package peers_test
 import (
 	"testing"
 
+	"github.com/ordeal-dev/ordeal/engines/raftlog"
 	"github.com/ordeal-dev/ordeal/engines/raftlog/peers"
 	"github.com/ordeal-dev/ordeal/engines/raftlog/raftlogtest"
 )
@@ -19,6 +20,10 @@ const walTailTruncation = "raft-wal v0.4.0 loses the index of a segment truncate
 func TestConformance(t *testing.T) {
 	harnesses := []raftlogtest.Harness{
 		{Name: peers.BoltDB, Open: peers.OpenBoltDB},
+		{Name: peers.BoltDB + "/no_sync", Open: func(o raftlog.Options) (raftlog.Engine, error) {
+			o.Params = map[string]string{"no_sync": "true"}
+			return peers.OpenBoltDB(o)
+		}},
 		{Name: peers.WAL, Open: peers.OpenWAL, KnownDifferences: map[string]string{
 			"reopen_truncate_purge":     walTailTruncation,
 			"truncate_repersist_reopen": walTailTruncation,

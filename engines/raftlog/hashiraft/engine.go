@@ -78,7 +78,10 @@ var (
 
 // NewEngine wraps logs and stable as a raftlog engine named name (the name
 // prefixes its errors). closer, which may be nil, is closed by Close. caps is
-// what the stores guarantee; it is reported as is. NewEngine reads the purge
+// what the stores guarantee; it is reported as is. Entry data is handed to
+// StoreLogs without a copy, so the log store must copy what it keeps before
+// StoreLogs returns, as raft-boltdb and raft-wal do (raft.InmemStore does
+// not: under it, callers must not reuse their slices). NewEngine reads the purge
 // boundary and the log bounds, and completes an interrupted purge; if that
 // fails it closes closer and returns the error.
 func NewEngine(name string, logs raft.LogStore, stable raft.StableStore, closer io.Closer, caps raftlog.Capabilities) (raftlog.Engine, error) {

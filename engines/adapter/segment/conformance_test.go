@@ -37,6 +37,7 @@ func TestPlantedBugsAreCaught(t *testing.T) {
 		{"tag index not persisted", segment.Bugs{ForgetTags: true}, "read/tag"},
 		{"ack before sync", segment.Bugs{AckBeforeSync: true}, "crash/power-loss"},
 		{"ReadByKey returns a deleted record", segment.Bugs{ServeDeletedKeys: true}, "delete/by-key"},
+		{"sync retried after EIO", segment.Bugs{RetrySyncAfterEIO: true}, "crash/sync-failure"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fails := adaptertest.Failures(harness(tc.bugs))

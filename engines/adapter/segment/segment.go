@@ -105,6 +105,9 @@ type Bugs struct {
 	AckBeforeSync bool
 	// ServeDeletedKeys lets ReadByKey return records deleted by key.
 	ServeDeletedKeys bool
+	// RetrySyncAfterEIO retries a failed segment sync and carries on if the
+	// retry succeeds, which on Linux it does without the lost data.
+	RetrySyncAfterEIO bool
 }
 
 // Engine is the segmented file log engine.

@@ -326,7 +326,11 @@ func (s *shard) writeSynced(act *segment, frame []byte) error {
 		return s.e.fail(fmt.Errorf("segment: write %s: %w", act.fileName, err))
 	}
 	if !s.e.bugs.AckBeforeSync {
-		if err := act.w.Sync(); err != nil {
+		err := act.w.Sync()
+		if err != nil && s.e.bugs.RetrySyncAfterEIO {
+			err = act.w.Sync()
+		}
+		if err != nil {
 			return s.e.fail(fmt.Errorf("segment: sync %s: %w", act.fileName, err))
 		}
 	}

@@ -109,5 +109,9 @@
 // torn, leaving old and new blocks side by side. Disk bundles a crashable
 // MemFS with an FS in front of it; Disk.PowerLoss also counts the writes
 // the FS holds in memory as unsynced data, and returns a new Disk on which
-// the engine opens again.
+// the engine opens again. It leaves the old disk without power: every
+// operation on it fails with EIO from then on, and so does every operation
+// that was running at the cut, so no operation reports success for an
+// effect the clone may lack. That makes it safe to cut the power from
+// inside an injector while other goroutines of the engine do I/O.
 package faults

@@ -28,6 +28,8 @@ type FS struct {
 	hold bool
 	mem  bool // the root is a MemFS, where "/a" and "a" name one file
 
+	off  atomic.Bool // set by Disk.PowerLoss: every operation fails
+
 	mu    sync.Mutex
 	files map[string]*fileState // by cleaned name; only when hold
 }
@@ -75,7 +77,14 @@ func (fs *FS) Unsynced() int64 {
 	return n
 }
 
-func (fs *FS) check(op Op) error { return fs.inj.MaybeError(op) }
+// check returns the error op fails with before it runs: the power is off,
+// or the injector says so.
+func (fs *FS) check(op Op) error {
+	if fs.off.Load() {
+		return powerOff(op)
+	}
+	return fs.inj.MaybeError(op)
+}
 
 func isMem(fs vfs.FS) bool {
 	_, ok := vfs.Root(fs).(*vfs.MemFS)
@@ -97,8 +106,8 @@ func (fs *FS) key(name string) string {
 // Unwrap implements vfs.FS.
 func (fs *FS) Unwrap() vfs.FS { return fs.fs }
 
-// Create implements vfs.FS.
-func (fs *FS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
+// doCreate is Create before the power check.
+func (fs *FS) doCreate(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
 	if err := fs.check(Op{Kind: OpCreate, Path: name}); err != nil {
 		return nil, err
 	}
@@ -118,8 +127,8 @@ func (fs *FS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, err
 	return f, nil
 }
 
-// ReuseForWrite implements vfs.FS. The injector sees an OpCreate of newname.
-func (fs *FS) ReuseForWrite(oldname, newname string, category vfs.DiskWriteCategory) (vfs.File, error) {
+// doReuseForWrite is ReuseForWrite before the power check.
+func (fs *FS) doReuseForWrite(oldname, newname string, category vfs.DiskWriteCategory) (vfs.File, error) {
 	if err := fs.check(Op{Kind: OpCreate, Path: newname}); err != nil {
 		return nil, err
 	}
@@ -135,8 +144,8 @@ func (fs *FS) ReuseForWrite(oldname, newname string, category vfs.DiskWriteCateg
 	return fs.open(newname, under, true, false)
 }
 
-// Open implements vfs.FS.
-func (fs *FS) Open(name string, opts ...vfs.OpenOption) (vfs.File, error) {
+// doOpen is Open before the power check.
+func (fs *FS) doOpen(name string, opts ...vfs.OpenOption) (vfs.File, error) {
 	if err := fs.check(Op{Kind: OpOpen, Path: name}); err != nil {
 		return nil, err
 	}
@@ -147,8 +156,8 @@ func (fs *FS) Open(name string, opts ...vfs.OpenOption) (vfs.File, error) {
 	return fs.open(name, under, false, false)
 }
 
-// OpenReadWrite implements vfs.FS.
-func (fs *FS) OpenReadWrite(name string, category vfs.DiskWriteCategory, opts ...vfs.OpenOption) (vfs.File, error) {
+// doOpenReadWrite is OpenReadWrite before the power check.
+func (fs *FS) doOpenReadWrite(name string, category vfs.DiskWriteCategory, opts ...vfs.OpenOption) (vfs.File, error) {
 	if err := fs.check(Op{Kind: OpOpen, Path: name}); err != nil {
 		return nil, err
 	}
@@ -159,8 +168,8 @@ func (fs *FS) OpenReadWrite(name string, category vfs.DiskWriteCategory, opts ..
 	return fs.open(name, under, true, false)
 }
 
-// OpenDir implements vfs.FS.
-func (fs *FS) OpenDir(name string) (vfs.File, error) {
+// doOpenDir is OpenDir before the power check.
+func (fs *FS) doOpenDir(name string) (vfs.File, error) {
 	if err := fs.check(Op{Kind: OpOpen, Path: name}); err != nil {
 		return nil, err
 	}
@@ -273,8 +282,8 @@ func (fs *FS) release(st *fileState) {
 	st.names = 0
 }
 
-// Link implements vfs.FS. The injector sees an OpLink of oldname.
-func (fs *FS) Link(oldname, newname string) error {
+// doLink is Link before the power check.
+func (fs *FS) doLink(oldname, newname string) error {
 	if err := fs.check(Op{Kind: OpLink, Path: oldname}); err != nil {
 		return err
 	}
@@ -292,8 +301,8 @@ func (fs *FS) Link(oldname, newname string) error {
 	return nil
 }
 
-// Remove implements vfs.FS.
-func (fs *FS) Remove(name string) error {
+// doRemove is Remove before the power check.
+func (fs *FS) doRemove(name string) error {
 	if err := fs.check(Op{Kind: OpRemove, Path: name}); err != nil {
 		return err
 	}
@@ -308,8 +317,8 @@ func (fs *FS) Remove(name string) error {
 	return nil
 }
 
-// RemoveAll implements vfs.FS.
-func (fs *FS) RemoveAll(name string) error {
+// doRemoveAll is RemoveAll before the power check.
+func (fs *FS) doRemoveAll(name string) error {
 	if err := fs.check(Op{Kind: OpRemove, Path: name}); err != nil {
 		return err
 	}
@@ -330,8 +339,8 @@ func (fs *FS) RemoveAll(name string) error {
 	return nil
 }
 
-// Rename implements vfs.FS. The injector sees an OpRename of oldname.
-func (fs *FS) Rename(oldname, newname string) error {
+// doRename is Rename before the power check.
+func (fs *FS) doRename(oldname, newname string) error {
 	if err := fs.check(Op{Kind: OpRename, Path: oldname}); err != nil {
 		return err
 	}
@@ -346,33 +355,32 @@ func (fs *FS) Rename(oldname, newname string) error {
 	return nil
 }
 
-// MkdirAll implements vfs.FS.
-func (fs *FS) MkdirAll(dir string, perm os.FileMode) error {
+// doMkdirAll is MkdirAll before the power check.
+func (fs *FS) doMkdirAll(dir string, perm os.FileMode) error {
 	if err := fs.check(Op{Kind: OpMkdir, Path: dir}); err != nil {
 		return err
 	}
 	return fs.fs.MkdirAll(dir, perm)
 }
 
-// Lock implements vfs.FS.
-func (fs *FS) Lock(name string) (io.Closer, error) {
+// doLock is Lock before the power check.
+func (fs *FS) doLock(name string) (io.Closer, error) {
 	if err := fs.check(Op{Kind: OpLock, Path: name}); err != nil {
 		return nil, err
 	}
 	return fs.fs.Lock(name)
 }
 
-// List implements vfs.FS.
-func (fs *FS) List(dir string) ([]string, error) {
+// doList is List before the power check.
+func (fs *FS) doList(dir string) ([]string, error) {
 	if err := fs.check(Op{Kind: OpList, Path: dir}); err != nil {
 		return nil, err
 	}
 	return fs.fs.List(dir)
 }
 
-// Stat implements vfs.FS. The size is the one reads see, unsynced writes
-// included.
-func (fs *FS) Stat(name string) (vfs.FileInfo, error) {
+// doStat is Stat before the power check.
+func (fs *FS) doStat(name string) (vfs.FileInfo, error) {
 	if err := fs.check(Op{Kind: OpStat, Path: name}); err != nil {
 		return nil, err
 	}
@@ -447,8 +455,8 @@ func (f *file) Close() error {
 	return err
 }
 
-// Read implements vfs.File.
-func (f *file) Read(p []byte) (int, error) {
+// doRead is Read before the power check.
+func (f *file) doRead(p []byte) (int, error) {
 	if err := f.errIfClosed(); err != nil {
 		return 0, err
 	}
@@ -475,8 +483,8 @@ func (f *file) Read(p []byte) (int, error) {
 	return n, cmp.Or(injected, err)
 }
 
-// ReadAt implements vfs.File.
-func (f *file) ReadAt(p []byte, off int64) (int, error) {
+// doReadAt is ReadAt before the power check.
+func (f *file) doReadAt(p []byte, off int64) (int, error) {
 	if err := f.errIfClosed(); err != nil {
 		return 0, err
 	}
@@ -497,8 +505,8 @@ func (f *file) ReadAt(p []byte, off int64) (int, error) {
 	return n, cmp.Or(injected, err)
 }
 
-// Write implements vfs.File.
-func (f *file) Write(p []byte) (int, error) {
+// doWrite is Write before the power check.
+func (f *file) doWrite(p []byte) (int, error) {
 	if err := f.errIfClosed(); err != nil {
 		return 0, err
 	}
@@ -520,8 +528,8 @@ func (f *file) Write(p []byte) (int, error) {
 	return n, cmp.Or(injected, err)
 }
 
-// WriteAt implements vfs.File.
-func (f *file) WriteAt(p []byte, off int64) (int, error) {
+// doWriteAt is WriteAt before the power check.
+func (f *file) doWriteAt(p []byte, off int64) (int, error) {
 	if err := f.errIfClosed(); err != nil {
 		return 0, err
 	}
@@ -569,8 +577,8 @@ func (f *file) hold(p []byte, off int64) (int, error) {
 	return len(p), nil
 }
 
-// Preallocate implements vfs.File.
-func (f *file) Preallocate(offset, length int64) error {
+// doPreallocate is Preallocate before the power check.
+func (f *file) doPreallocate(offset, length int64) error {
 	if err := f.errIfClosed(); err != nil {
 		return err
 	}
@@ -580,8 +588,8 @@ func (f *file) Preallocate(offset, length int64) error {
 	return f.under.Preallocate(offset, length)
 }
 
-// Stat implements vfs.File.
-func (f *file) Stat() (vfs.FileInfo, error) {
+// doStat is Stat before the power check.
+func (f *file) doStat() (vfs.FileInfo, error) {
 	if err := f.errIfClosed(); err != nil {
 		return nil, err
 	}
@@ -597,19 +605,18 @@ func (f *file) Stat() (vfs.FileInfo, error) {
 	return sizedInfo{FileInfo: fi, size: f.st.size}, nil
 }
 
-// Sync implements vfs.File.
-func (f *file) Sync() error {
+// doSync is Sync before the power check.
+func (f *file) doSync() error {
 	return f.sync(vfs.File.Sync)
 }
 
-// SyncData implements vfs.File.
-func (f *file) SyncData() error {
+// doSyncData is SyncData before the power check.
+func (f *file) doSyncData() error {
 	return f.sync(vfs.File.SyncData)
 }
 
-// SyncTo implements vfs.File. When fs holds writes, a SyncTo that passes the
-// injector is a full sync and reports fullSync.
-func (f *file) SyncTo(length int64) (fullSync bool, err error) {
+// doSyncTo is SyncTo before the power check.
+func (f *file) doSyncTo(length int64) (fullSync bool, err error) {
 	if err := f.errIfClosed(); err != nil {
 		return false, err
 	}

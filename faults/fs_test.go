@@ -438,7 +438,7 @@ func (c *crashAt) MaybeError(op Op) error {
 	if c.seen++; c.seen != c.n {
 		return nil
 	}
-	clone, err := c.disk.PowerLoss(3, 50, nil)
+	clone, err := c.disk.PowerLoss(3, 0, nil)
 	if err != nil {
 		return err
 	}
@@ -446,33 +446,69 @@ func (c *crashAt) MaybeError(op Op) error {
 	return Inject(op, syscall.EIO, c.String())
 }
 
+// TestPowerLossFromInsideAnInjector cuts the power from inside one
+// operation while others run: nothing that reports success may be missing
+// from the clone, and every operation after the cut fails.
 func TestPowerLossFromInsideAnInjector(t *testing.T) {
-	c := &crashAt{n: 40}
-	disk := NewDisk(c)
-	c.disk = disk
-	var wg sync.WaitGroup
-	for w := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f, err := disk.FS().Create(fmt.Sprintf("f%d", w), vfs.WriteCategoryUnspecified)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			defer f.Close()
-			for range 20 {
-				if _, err := f.Write(make([]byte, 1000)); err != nil && !errors.Is(err, ErrInjected) {
-					t.Errorf("write: %v", err)
+	for seed := range 8 {
+		c := &crashAt{n: 20 + seed*5}
+		disk := NewDisk(c)
+		c.disk = disk
+		syncDir(t, disk.FS(), "")
+		acked := make([][]string, 4)
+		var wg sync.WaitGroup
+		for w := range acked {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				name := fmt.Sprintf("f%d", w)
+				f, err := disk.FS().Create(name, vfs.WriteCategoryUnspecified)
+				if err != nil {
+					if !errors.Is(err, ErrInjected) {
+						t.Errorf("create: %v", err)
+					}
+					return
 				}
-				_ = f.Sync()
+				defer f.Close()
+				if err := syncDirErr(disk.FS(), ""); err != nil {
+					return
+				}
+				for i := range 20 {
+					rec := fmt.Sprintf("<%s-%d>", name, i)
+					if _, err := f.Write([]byte(rec)); err != nil {
+						return
+					}
+					if err := f.Sync(); err != nil {
+						return
+					}
+					acked[w] = append(acked[w], rec)
+				}
+			}()
+		}
+		wg.Wait()
+		c.mu.Lock()
+		clone := c.clone
+		c.mu.Unlock()
+		require.NotNil(t, clone)
+		require.True(t, disk.FS().PoweredOff())
+		_, err := disk.FS().Stat("f0")
+		require.ErrorIs(t, err, syscall.EIO, "no power, no operation")
+		for w, recs := range acked {
+			content := readFile(t, clone.FS(), fmt.Sprintf("f%d", w))
+			for _, rec := range recs {
+				require.Contains(t, content, rec, "seed %d: acknowledged but lost", seed)
 			}
-		}()
+		}
 	}
-	wg.Wait()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	require.NotNil(t, c.clone)
+}
+
+func syncDirErr(fs vfs.FS, dir string) error {
+	d, err := fs.OpenDir(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // TestHeldOnDisk runs the held writes over the operating system's file

@@ -17,7 +17,9 @@ const BlockSize = 4096
 // kept with probability unsyncedPercent/100, chosen by a generator seeded
 // with seed. unsyncedPercent is clamped to [0, 100]. mem must come from
 // vfs.NewCrashableMem; PowerLoss returns nil for any other MemFS. mem is
-// left as it was.
+// left as it was. Writes that an FS in front of mem holds in memory are not
+// on mem, so they are lost here whatever unsyncedPercent says; cut the
+// power with Disk.PowerLoss to count them as unsynced data.
 func PowerLoss(mem *vfs.MemFS, seed uint64, unsyncedPercent int) *vfs.MemFS {
 	clone, _ := powerLoss(mem, newRand(seed), unsyncedPercent)
 	return clone
@@ -68,9 +70,16 @@ func (d *Disk) Mem() *vfs.MemFS { return d.mem }
 // and directory entry not synced survives with probability
 // unsyncedPercent/100, drawn from a generator seeded with seed. Blocks that
 // d's FS holds unsynced in memory count as unsynced data too, so torn writes
-// happen whether or not the injector may fail a sync. d itself is left as
-// it was; the engine using it should be closed or abandoned.
+// happen whether or not the injector may fail a sync.
+//
+// The power of d stays off: every operation through d's FS fails with EIO
+// from now on, and so does every one that was running when the power went,
+// whatever it did, so that nothing missing from the clone is reported as
+// done. The engine on d can only be closed or abandoned. d's content is
+// left as it was, and PowerLoss may be called on it again to draw another
+// outcome of the same cut.
 func (d *Disk) PowerLoss(seed uint64, unsyncedPercent int, inj Injector) (*Disk, error) {
+	d.fs.off.Store(true)
 	rng := newRand(seed)
 	clone, err := powerLoss(d.mem, rng, unsyncedPercent)
 	if err != nil {

@@ -3,8 +3,10 @@ package pebble
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
@@ -21,33 +23,54 @@ import (
 // comes from one of pebble's own goroutines, and would end the process).
 // Every commit then asks failures.cause whether anything went wrong, and so
 // does every mutation before it touches pebble, so that pebble's panicking
-// path is never reached. watchFS sees every write and sync of a WAL file and
-// records the first that fails, which catches the failure of a write pebble
-// makes in the background (without Sync, the WAL is written behind the
-// commit) before the next commit runs into it. Errors on other files are
-// pebble's to handle: a failed flush or compaction leaves the WAL or the
-// input tables in place and is retried, and a failed MANIFEST write goes to
-// Fatalf.
+// path is never reached.
+//
+// watchFS sits between pebble and Options.FS. It records the first failed
+// write or sync of a WAL file, which catches a write pebble makes in the
+// background (without Sync, the WAL is written behind the commit) before the
+// next commit runs into it. Errors on other files are pebble's to handle: a
+// failed flush or compaction leaves the WAL or its input tables in place and
+// is retried, and a failed MANIFEST write goes to Fatalf.
+//
+// Once anything is recorded, watchFS fences the directory: every write,
+// sync, create, rename and remove fails with errFenced. A pebble that was
+// told its process would exit would otherwise go on in the background: retry
+// a flush whose MANIFEST edit was lost, append a later edit behind it and
+// delete the WAL that edit made obsolete. Fenced, the files stay as the
+// failure left them for the next Open to recover.
 
-// failures collects the first storage error seen by the logger or the file
-// system wrapper.
+// failures collects the first storage error seen by the logger, the file
+// system wrapper or a commit.
 type failures struct {
-	mu  sync.Mutex
-	err error
+	failed atomic.Bool
+	mu     sync.Mutex
+	err    error
 }
 
 func (f *failures) record(err error) {
 	f.mu.Lock()
 	if f.err == nil {
 		f.err = err
+		f.failed.Store(true)
 	}
 	f.mu.Unlock()
 }
 
 func (f *failures) cause() error {
+	if !f.failed.Load() {
+		return nil
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.err
+}
+
+// fence returns errFenced once a failure is recorded.
+func (f *failures) fence() error {
+	if f.failed.Load() {
+		return errFenced
+	}
+	return nil
 }
 
 // fatalError is what pebble reported through Fatalf; it unwraps to the error
@@ -78,8 +101,9 @@ func (l fatalLogger) Fatalf(format string, args ...any) {
 	l.f.record(fe)
 }
 
-// watchFS passes every call to the file system the engine was opened with and
-// records the first failed write or sync of any file.
+// watchFS passes every call to the file system the engine was opened with,
+// records the first failed write or sync of a WAL file, and fences every
+// change once a failure is recorded.
 type watchFS struct {
 	vfs.FS
 	f *failures
@@ -87,15 +111,18 @@ type watchFS struct {
 
 func (fs *watchFS) Unwrap() vfs.FS { return fs.FS }
 
-// wrap watches file if it is a WAL (pebble names them NNNNNN.log).
 func (fs *watchFS) wrap(file vfs.File, name string, err error) (vfs.File, error) {
-	if err != nil || !strings.HasSuffix(name, ".log") {
+	if err != nil {
 		return file, err
 	}
-	return &watchFile{File: file, name: name, f: fs.f}, nil
+	// pebble names its WALs NNNNNN.log (NNNNNN-NNN.log on a failover).
+	return &watchFile{File: file, name: name, wal: strings.HasSuffix(name, ".log"), f: fs.f}, nil
 }
 
 func (fs *watchFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	if err := fs.f.fence(); err != nil {
+		return nil, err
+	}
 	file, err := fs.FS.Create(name, category)
 	if err == nil && strings.HasPrefix(fs.PathBase(name), "MANIFEST-") {
 		if err = fs.syncDir(fs.PathDir(name)); err != nil {
@@ -111,9 +138,10 @@ func (fs *watchFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File
 // then creates the marker file and syncs the directory once for both; a
 // power loss before that sync may keep the marker's entry and drop the
 // MANIFEST's (nothing orders unsynced directory entries), and pebble then
-// refuses to open a database whose marker names a missing MANIFEST. Syncing
-// the directory here leaves a crash only the old marker or a marker whose
-// MANIFEST exists.
+// refuses to open a database whose marker names a missing MANIFEST. pebble
+// writes a new MANIFEST at every open, so this is not only a risk of the
+// first one. Syncing the directory here leaves a crash only the old marker
+// or a marker whose MANIFEST exists.
 func (fs *watchFS) syncDir(dir string) error {
 	d, err := fs.FS.OpenDir(dir)
 	if err != nil {
@@ -131,41 +159,94 @@ func (fs *watchFS) OpenReadWrite(name string, category vfs.DiskWriteCategory, op
 	return fs.wrap(file, name, err)
 }
 
+func (fs *watchFS) OpenDir(name string) (vfs.File, error) {
+	file, err := fs.FS.OpenDir(name)
+	return fs.wrap(file, name, err)
+}
+
 func (fs *watchFS) ReuseForWrite(oldname, newname string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	if err := fs.f.fence(); err != nil {
+		return nil, err
+	}
 	file, err := fs.FS.ReuseForWrite(oldname, newname, category)
 	return fs.wrap(file, newname, err)
+}
+
+func (fs *watchFS) Link(oldname, newname string) error {
+	if err := fs.f.fence(); err != nil {
+		return err
+	}
+	return fs.FS.Link(oldname, newname)
+}
+
+func (fs *watchFS) Remove(name string) error {
+	if err := fs.f.fence(); err != nil {
+		return err
+	}
+	return fs.FS.Remove(name)
+}
+
+func (fs *watchFS) RemoveAll(name string) error {
+	if err := fs.f.fence(); err != nil {
+		return err
+	}
+	return fs.FS.RemoveAll(name)
+}
+
+func (fs *watchFS) Rename(oldname, newname string) error {
+	if err := fs.f.fence(); err != nil {
+		return err
+	}
+	return fs.FS.Rename(oldname, newname)
+}
+
+func (fs *watchFS) MkdirAll(dir string, perm os.FileMode) error {
+	if err := fs.f.fence(); err != nil {
+		return err
+	}
+	return fs.FS.MkdirAll(dir, perm)
 }
 
 type watchFile struct {
 	vfs.File
 	name string
+	wal  bool
 	f    *failures
 }
 
-func (w *watchFile) check(op string, err error) error {
-	if err != nil {
-		w.f.record(&fileError{op: op, name: w.name, err: err})
+// do runs op unless the files are fenced, and records its failure on a WAL.
+func (w *watchFile) do(what string, op func() error) error {
+	if err := w.f.fence(); err != nil {
+		return err
+	}
+	err := op()
+	if err != nil && w.wal {
+		w.f.record(&fileError{op: what, name: w.name, err: err})
 	}
 	return err
 }
 
-func (w *watchFile) Write(p []byte) (int, error) {
-	n, err := w.File.Write(p)
-	return n, w.check("write", err)
+func (w *watchFile) Write(p []byte) (n int, err error) {
+	err = w.do("write", func() error { n, err = w.File.Write(p); return err })
+	return n, err
 }
 
-func (w *watchFile) WriteAt(p []byte, off int64) (int, error) {
-	n, err := w.File.WriteAt(p, off)
-	return n, w.check("write", err)
+func (w *watchFile) WriteAt(p []byte, off int64) (n int, err error) {
+	err = w.do("write", func() error { n, err = w.File.WriteAt(p, off); return err })
+	return n, err
 }
 
-func (w *watchFile) Sync() error { return w.check("sync", w.File.Sync()) }
+func (w *watchFile) Preallocate(off, length int64) error {
+	return w.do("preallocate", func() error { return w.File.Preallocate(off, length) })
+}
 
-func (w *watchFile) SyncData() error { return w.check("sync", w.File.SyncData()) }
+func (w *watchFile) Sync() error { return w.do("sync", w.File.Sync) }
 
-func (w *watchFile) SyncTo(length int64) (bool, error) {
-	full, err := w.File.SyncTo(length)
-	return full, w.check("sync", err)
+func (w *watchFile) SyncData() error { return w.do("sync", w.File.SyncData) }
+
+func (w *watchFile) SyncTo(length int64) (full bool, err error) {
+	err = w.do("sync", func() error { full, err = w.File.SyncTo(length); return err })
+	return full, err
 }
 
 type fileError struct {
@@ -175,8 +256,6 @@ type fileError struct {
 
 func (e *fileError) Error() string { return e.op + " " + e.name + ": " + e.err.Error() }
 func (e *fileError) Unwrap() error { return e.err }
-
-var _ error = (*fileError)(nil)
 
 // panicError turns a value recovered from pebble into an error.
 func panicError(r any) error {

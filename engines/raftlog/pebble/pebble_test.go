@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -359,27 +361,31 @@ func TestCorruptValues(t *testing.T) {
 	})
 }
 
-// failingFS fails the Nth Sync of a WAL file (counting from 1) with EIO, and
-// every later one, as a disk that went bad.
+// failingFS fails the Nth Sync (counting from 1) of a file it watches with
+// EIO, and every later one, as a disk that went bad. It watches every file
+// unless only is set.
 type failingFS struct {
 	vfs.FS
+	only   func(name string) bool
 	failAt atomic.Int64
 	syncs  atomic.Int64
 }
 
-func (fs *failingFS) wrap(f vfs.File, err error) (vfs.File, error) {
-	if err != nil {
+func (fs *failingFS) wrap(name string, f vfs.File, err error) (vfs.File, error) {
+	if err != nil || (fs.only != nil && !fs.only(name)) {
 		return f, err
 	}
 	return &failingFile{File: f, fs: fs}, nil
 }
 
 func (fs *failingFS) Create(name string, c vfs.DiskWriteCategory) (vfs.File, error) {
-	return fs.wrap(fs.FS.Create(name, c))
+	f, err := fs.FS.Create(name, c)
+	return fs.wrap(name, f, err)
 }
 
 func (fs *failingFS) ReuseForWrite(oldname, newname string, c vfs.DiskWriteCategory) (vfs.File, error) {
-	return fs.wrap(fs.FS.ReuseForWrite(oldname, newname, c))
+	f, err := fs.FS.ReuseForWrite(oldname, newname, c)
+	return fs.wrap(newname, f, err)
 }
 
 type failingFile struct {
@@ -467,8 +473,13 @@ func TestSyncFailure(t *testing.T) {
 			if ent, err := e.Entry(5); err != nil || ent.Index != 5 {
 				t.Fatalf("read after the failure: %+v, %v", ent, err)
 			}
+			// The files are fenced: closing pebble changes none of them.
+			before := listFiles(t, mem, "db")
 			if err := e.Close(); err != nil {
 				t.Fatalf("close after the failure: %v", err)
+			}
+			if after := listFiles(t, mem, "db"); after != before {
+				t.Fatalf("files changed after the failure:\nbefore %s\nafter  %s", before, after)
 			}
 
 			// Reopened over a healthy disk, what was acknowledged is there.
@@ -479,6 +490,98 @@ func TestSyncFailure(t *testing.T) {
 			}
 			persist(t, e, e.LastIndex()+1, e.LastIndex()+1, 2)
 		})
+	}
+}
+
+// listFiles describes the files in dir with their sizes.
+func listFiles(t *testing.T, fs vfs.FS, dir string) string {
+	t.Helper()
+	names, err := fs.List(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	for _, n := range names {
+		st, err := fs.Stat(fs.PathJoin(dir, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s:%d ", n, st.Size())
+	}
+	return b.String()
+}
+
+func TestFencedAfterFailure(t *testing.T) {
+	f := &failures{}
+	fs := &watchFS{FS: vfs.NewMem(), f: f}
+	if err := fs.MkdirAll("d", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file, err := fs.Create("d/000001.log", vfs.WriteCategoryUnspecified)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := file.Write([]byte("ok")); err != nil {
+		t.Fatal(err)
+	}
+	f.record(fmt.Errorf("sync: %w", syscall.EIO))
+	_, werr := file.Write([]byte("more"))
+	_, cerr := fs.Create("d/000002.log", vfs.WriteCategoryUnspecified)
+	checks := map[string]error{
+		"Write":  werr,
+		"Sync":   file.Sync(),
+		"Create": cerr,
+		"Remove": fs.Remove("d/000001.log"),
+		"Rename": fs.Rename("d/000001.log", "d/x"),
+	}
+	for name, err := range checks {
+		if !errors.Is(err, raftlog.ErrFailed) {
+			t.Errorf("%s after a failure: %v, want ErrFailed", name, err)
+		}
+	}
+	if st, err := fs.Stat("d/000001.log"); err != nil || st.Size() != 2 {
+		t.Fatalf("the fenced file: %v, %v", st, err)
+	}
+}
+
+// TestBackgroundFatal fails the MANIFEST sync of a memtable flush, which
+// pebble reports through Fatalf from its own goroutine: the process survives
+// and the next mutation reports the failure.
+func TestBackgroundFatal(t *testing.T) {
+	mem := vfs.NewMem()
+	ffs := &failingFS{FS: mem, only: func(name string) bool { return strings.Contains(name, "MANIFEST-") }}
+	ffs.failAt.Store(1 << 62)
+	o := raftlog.Options{Dir: "db", FS: ffs}
+	e := openEngine(t, o)
+	ffs.failAt.Store(ffs.syncs.Load() + 1)
+	data := bytes.Repeat([]byte{7}, 4096)
+	var err error
+	next := uint64(1)
+	for ; next < 40000 && err == nil; next += 64 {
+		batch := make([]raftlog.Entry, 64)
+		for i := range batch {
+			batch[i] = raftlog.Entry{Index: next + uint64(i), Term: 1, Data: data}
+		}
+		err = e.PersistEntries(batch)
+	}
+	if !errors.Is(err, syscall.EIO) {
+		t.Fatalf("mutations after the MANIFEST fault: %v, want EIO", err)
+	}
+	if !errors.Is(err, raftlog.ErrFailed) {
+		t.Fatalf("mutation after a background failure: %v, want ErrFailed", err)
+	}
+	acked := e.LastIndex()
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ffs.failAt.Store(1 << 62)
+	e = openEngine(t, o)
+	if got := e.LastIndex(); got < acked {
+		t.Fatalf("LastIndex after reopen = %d, want at least %d", got, acked)
+	}
+	if _, err := e.Entries(1, acked); err != nil {
+		t.Fatalf("reading the acknowledged entries after reopen: %v", err)
 	}
 }
 

@@ -28,7 +28,7 @@ type FS struct {
 	hold bool
 	mem  bool // the root is a MemFS, where "/a" and "a" name one file
 
-	off  atomic.Bool // set by Disk.PowerLoss: every operation fails
+	off atomic.Bool // set by Disk.PowerLoss: every operation fails
 
 	mu    sync.Mutex
 	files map[string]*fileState // by cleaned name; only when hold

@@ -162,6 +162,35 @@ func (logCountTicks) Ticks(lo, hi float64) []plot.Tick {
 	return ts
 }
 
+// legendRoom raises the top of a log Y axis so that a top legend of n
+// entries sits above the data [lo, hi].
+func legendRoom(p *plot.Plot, lo, hi float64, n int) {
+	if lo <= 0 || hi <= 0 || n == 0 {
+		return
+	}
+	if hi/lo < 10 {
+		lo = hi / 10
+	}
+	f := min(0.6, 0.05*float64(n)+0.04)
+	llo, lhi := math.Log10(lo), math.Log10(hi)
+	top := (lhi - f*llo) / (1 - f)
+	p.Y.Min, p.Y.Max = lo/1.3, math.Pow(10, top)
+	p.Legend.Top = true
+}
+
+// yRange tracks the data range of a chart.
+type yRange struct{ lo, hi float64 }
+
+func newYRange() *yRange { return &yRange{lo: math.Inf(1)} }
+
+func (r *yRange) add(xys plotter.XYs) {
+	for _, xy := range xys {
+		if xy.Y > 0 {
+			r.lo, r.hi = min(r.lo, xy.Y), max(r.hi, xy.Y)
+		}
+	}
+}
+
 // ninesX maps a percentile to the "nines" axis OpenMessaging Benchmark
 // uses: 0 at p0, 1 at p90, 2 at p99, 3 at p99.9, 4 at p99.99.
 func ninesX(p float64) float64 { return -math.Log10(1 - p/100) }
@@ -338,7 +367,8 @@ func (v *view) LatencyChart(w string) (*Chart, error) {
 	p.Y.Label.Text = "latency"
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = durationTicks{}
-	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.Top, p.Legend.Left = false, false
+	p.Legend.YOffs = vg.Points(4)
 	open := v.spec[w].Mode == workloads.Open
 	lines := 0
 	for _, e := range v.engines {
@@ -411,6 +441,7 @@ func (v *view) SeriesChart(w string) (*Chart, error) {
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = logCountTicks{}
 	p.Legend.Top, p.Legend.Left = true, false
+	yr := newYRange()
 	lines := 0
 	for _, e := range v.engines {
 		rs := v.byKey[w][e]
@@ -444,11 +475,13 @@ func (v *view) SeriesChart(w string) (*Chart, error) {
 		pts.Color, pts.Radius = v.pal.of(e), vg.Points(1.5)
 		p.Add(line, pts)
 		p.Legend.Add(shortEngine(e), line)
+		yr.add(xys)
 		lines++
 	}
 	if lines == 0 {
 		return nil, nil
 	}
+	legendRoom(p, yr.lo, yr.hi, lines)
 	p.X.Min = 0
 	png, svg, err := render([][]*plot.Plot{{p}}, 7.5*vg.Inch, 3.6*vg.Inch)
 	if err != nil {
@@ -478,7 +511,10 @@ func (v *view) SweepCharts() ([]*Chart, error) {
 		points := bases[base]
 		label := slices.Sorted(maps.Keys(v.spec[points[0]].Labels))[0]
 		p := newPlot(base)
-		p.X.Label.Text = label
+		p.X.Label.Text = map[string]string{"value": "entry size (bytes)", "batch": "batch size (entries per append)"}[label]
+		if p.X.Label.Text == "" {
+			p.X.Label.Text = label
+		}
 		p.X.Scale = plot.LogScale{}
 		var ticks plot.ConstantTicks
 		xOf := map[string]float64{}
@@ -504,6 +540,7 @@ func (v *view) SweepCharts() ([]*Chart, error) {
 		p.Y.Scale = plot.LogScale{}
 		p.Y.Tick.Marker = logCountTicks{}
 		p.Legend.Top, p.Legend.Left = true, label == "batch"
+		yr := newYRange()
 		lines := 0
 		for _, e := range v.engines {
 			var xys plotter.XYs
@@ -525,11 +562,13 @@ func (v *view) SweepCharts() ([]*Chart, error) {
 			pts.Color, pts.Radius, pts.Shape = v.pal.of(e), vg.Points(2.2), draw.CircleGlyph{}
 			p.Add(line, pts)
 			p.Legend.Add(shortEngine(e), line)
+			yr.add(xys)
 			lines++
 		}
 		if lines == 0 {
 			continue
 		}
+		legendRoom(p, yr.lo, yr.hi, lines)
 		lo, hi := math.Inf(1), 0.0
 		for _, x := range xOf {
 			lo, hi = min(lo, x), max(hi, x)
@@ -585,6 +624,7 @@ func TrendChart(runs []*results.Run) (*Chart, error) {
 		p.X.Tick.Marker = ticks
 		p.X.Label.Text = "run"
 		p.X.Min, p.X.Max = -0.5, float64(len(runs))-0.5
+		yr := newYRange()
 		lines := 0
 		for _, e := range cur.engines {
 			var xys plotter.XYs
@@ -605,13 +645,13 @@ func TrendChart(runs []*results.Run) (*Chart, error) {
 			line.Color, line.Width = cur.pal.of(e), vg.Points(1.3)
 			pts.Color, pts.Radius = cur.pal.of(e), vg.Points(2)
 			p.Add(line, pts)
-			if len(ps) == 0 {
-				p.Legend.Add(shortEngine(e), line)
-			}
+			p.Legend.Add(shortEngine(e), line)
+			yr.add(xys)
 			lines++
 		}
 		if lines > 0 {
-			p.Legend.Top, p.Legend.Left = true, true
+			legendRoom(p, yr.lo, yr.hi, lines)
+			p.Legend.Left = true
 			ps = append(ps, p)
 		}
 	}
@@ -658,8 +698,12 @@ func TargetsChart(checks []TargetCheck, engines []string) (*Chart, error) {
 	}
 	lo, hi = math.Floor(lo), math.Ceil(hi)
 	var ticks plot.ConstantTicks
+	step := math.Ceil((hi - lo) / 4)
 	for e := lo; e <= hi; e++ {
-		label := "×" + SI(math.Pow(10, e))
+		label := ""
+		if math.Mod(e, step) == 0 {
+			label = SI(math.Pow(10, e)) + "×"
+		}
 		if e == 0 {
 			label = "limit"
 		}
@@ -696,9 +740,9 @@ func TargetsChart(checks []TargetCheck, engines []string) (*Chart, error) {
 		p.Add(zero)
 		ps = append(ps, p)
 	}
-	g := grid(ps, 4)
-	h := vg.Length(len(g)) * (vg.Inch*0.5 + vg.Length(len(engines))*vg.Points(13))
-	png, svg, err := render(g, 11*vg.Inch, max(h, 2*vg.Inch))
+	g := grid(ps, 3)
+	h := vg.Length(len(g)) * (vg.Inch*1.1 + vg.Length(len(engines))*vg.Points(15))
+	png, svg, err := render(g, 11*vg.Inch, h)
 	if err != nil {
 		return nil, err
 	}

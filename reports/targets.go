@@ -26,7 +26,7 @@ type Target struct {
 // DEngineTargets are d-engine's LogStore targets (its storage engine guide),
 // each measured by a workload of the quick and nightly suites.
 var DEngineTargets = []Target{
-	{Name: "persist", Family: "raftlog", Workload: "append", Op: "append", Throughput: true, Limit: 100_000, Text: "> 100k entries/s"},
+	{Name: "persist", Family: "raftlog", Workload: "purge-10k", Op: "append", Throughput: true, Limit: 100_000, Text: "> 100k entries/s (batches of 1000)"},
 	{Name: "entry", Family: "raftlog", Workload: "read-targets", Op: "entry", Limit: float64(time.Millisecond), Text: "< 1 ms"},
 	{Name: "range 10k", Family: "raftlog", Workload: "read-targets", Op: "range", Limit: float64(time.Millisecond), Text: "< 1 ms for 10k entries"},
 	{Name: "purge 10k", Family: "raftlog", Workload: "purge-10k", Op: "purge", Limit: float64(100 * time.Millisecond), Text: "< 100 ms"},

@@ -113,6 +113,7 @@ func Read(path string) (*Run, error) {
 	if err := json.Unmarshal(data, &run); err != nil {
 		return nil, fmt.Errorf("results: %s: %w", p, err)
 	}
+	run.Dir = filepath.Dir(p)
 	return &run, nil
 }
 
@@ -143,10 +144,10 @@ func WriteBench(w io.Writer, run *Run) error {
 		}
 	}
 	for _, u := range benchUnits {
-		fmt.Fprintf(&b, "Unit %s Better=%s\n", u.unit, u.better)
+		fmt.Fprintf(&b, "Unit %s better=%s\n", u.unit, u.better)
 	}
 	for _, u := range slices.Sorted(maps.Keys(units)) {
-		fmt.Fprintf(&b, "Unit %s Better=higher\n", u)
+		fmt.Fprintf(&b, "Unit %s better=higher\n", u)
 	}
 	b.WriteString("\n")
 	for _, r := range run.Results {

@@ -50,6 +50,8 @@ type Run struct {
 	Results   []Result           `json:"results"`
 	// Skipped lists engine x workload pairs that were not run and why.
 	Skipped []Skip `json:"skipped,omitempty"`
+	// Dir is the directory Read found the run in.
+	Dir string `json:"-"`
 }
 
 // Skip is a pair the run left out.
@@ -286,12 +288,16 @@ func (r *Result) BenchName() string {
 	return b.String()
 }
 
-// ComputeBaselines sets OfBaseline on every result whose family has a
-// baseline that ran the same workload: the result's item throughput over
-// the median of the baseline's iterations.
+// ComputeBaselines sets OfBaseline on every closed-loop result whose
+// family has a baseline that ran the same workload: the result's item
+// throughput over the median of the baseline's iterations. Open-loop
+// results run at a rate of their own and are left out.
 func (run *Run) ComputeBaselines() {
 	base := map[string][]float64{} // family/workload -> baseline items/s
 	for _, r := range run.Results {
+		if r.Mode == workloads.Open {
+			continue
+		}
 		fam, err := workloads.LookupFamily(r.Family)
 		if err != nil || fam.Baseline() == "" || r.EngineName() != fam.Baseline() {
 			continue
@@ -301,6 +307,9 @@ func (run *Run) ComputeBaselines() {
 	}
 	for i := range run.Results {
 		r := &run.Results[i]
+		if r.Mode == workloads.Open {
+			continue
+		}
 		vs := base[r.Family+"/"+r.Workload]
 		if len(vs) == 0 {
 			continue

@@ -37,8 +37,6 @@ type Config struct {
 	// SeriesInterval is the width of one bucket of the throughput series
 	// (default one second).
 	SeriesInterval time.Duration
-	// now is the clock (time.Now unless a test sets it).
-	now func() time.Time
 }
 
 // OpOutcome is what one operation of the mix did in the measured window.
@@ -139,15 +137,11 @@ func Run(ctx context.Context, spec *Spec, engine string, cfg Config) (*Outcome, 
 }
 
 func runTarget(ctx context.Context, fam Family, target Target, spec *Spec, engine string, cfg Config) (*Outcome, error) {
-	now := cfg.now
-	if now == nil {
-		now = time.Now
-	}
-	t0 := now()
+	t0 := time.Now()
 	if err := target.Preload(ctx, NewGen(spec, cfg.Seed, -1)); err != nil {
 		return nil, fmt.Errorf("preload %s/%s: %w", spec.Family, engine, err)
 	}
-	out := &Outcome{Family: spec.Family, Engine: engine, Workload: spec.Name, Spec: spec.Clone(), ItemUnit: fam.ItemUnit(), Preload: now().Sub(t0)}
+	out := &Outcome{Family: spec.Family, Engine: engine, Workload: spec.Name, Spec: spec.Clone(), ItemUnit: fam.ItemUnit(), Preload: time.Since(t0)}
 	if spec.Mode == Open {
 		out.Rate = spec.Rate.PerSec
 		if spec.Rate.Percent > 0 {
@@ -155,7 +149,7 @@ func runTarget(ctx context.Context, fam Family, target Target, spec *Spec, engin
 			if pd <= 0 {
 				pd = time.Second
 			}
-			probe := phase{fam: fam, target: target, spec: spec, seed: cfg.Seed ^ 0x70726f6265, now: now, bucket: time.Second,
+			probe := phase{fam: fam, target: target, spec: spec, seed: cfg.Seed ^ 0x70726f6265, bucket: time.Second,
 				mode: Closed, workers: max(spec.Workers, runtime.GOMAXPROCS(0)), duration: pd}
 			p, err := probe.run(ctx)
 			if err != nil {
@@ -169,7 +163,7 @@ func runTarget(ctx context.Context, fam Family, target Target, spec *Spec, engin
 	if interval <= 0 {
 		interval = time.Second
 	}
-	ph := phase{fam: fam, target: target, spec: spec, seed: cfg.Seed, now: now, mode: spec.Mode, bucket: interval,
+	ph := phase{fam: fam, target: target, spec: spec, seed: cfg.Seed, mode: spec.Mode, bucket: interval,
 		workers: spec.Workers, rate: out.Rate, warmup: time.Duration(spec.Warmup), duration: time.Duration(spec.Duration)}
 	res, err := ph.run(ctx)
 	if err != nil {
@@ -199,7 +193,6 @@ type phase struct {
 	target   Target
 	spec     *Spec
 	seed     uint64
-	now      func() time.Time
 	mode     Mode
 	workers  int
 	rate     float64
@@ -255,10 +248,11 @@ func (p *phase) run(ctx context.Context) (*Outcome, error) {
 		case <-done:
 		}
 	}()
-	base := p.now()
+	// time.Since on a monotonic base reads only the monotonic clock.
+	base := time.Now()
 	warmEnd := p.warmup
 	end := p.warmup + p.duration
-	since := func() time.Duration { return p.now().Sub(base) }
+	since := func() time.Duration { return time.Since(base) }
 	var interval time.Duration
 	if p.mode == Open {
 		interval = time.Duration(float64(time.Second) / p.rate)

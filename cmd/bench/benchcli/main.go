@@ -179,7 +179,7 @@ func cmdRun(ctx context.Context, args []string, stdio IO) int {
 		fmt.Fprintf(stdio.Stderr, "bench run: --count %d: want 1..1000\n", *count)
 		return ExitUsage
 	}
-	command := "go run ./cmd/bench"
+	command := "go run ./cmd/bench run"
 	if len(args) > 0 {
 		command += " " + shellJoin(args)
 	}

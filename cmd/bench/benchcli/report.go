@@ -75,14 +75,7 @@ func cmdReport(args []string, stdio IO) int {
 	}
 	dir := *out
 	if dir == "" {
-		dir = pos[len(pos)-1]
-		if _, err := results.Read(dir); err != nil {
-			dir = filepath.Join(dir, runs[len(runs)-1].ID)
-			if _, err := results.Read(dir); err != nil {
-				fmt.Fprintln(stdio.Stderr, "bench report: say where to write with --out")
-				return ExitUsage
-			}
-		}
+		dir = runs[len(runs)-1].Dir
 	}
 	page, err := reports.Write(dir, runs, reports.Options{})
 	if err != nil {

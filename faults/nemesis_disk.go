@@ -43,7 +43,7 @@ func (n crashNemesis) Inject(ctx context.Context, log *slog.Logger, t Target, rn
 		return nil, err
 	}
 	seed := rng.Uint64()
-	pct := []int{0, 0, 25, 50, 75, 100}[rng.IntN(6)]
+	pct := []int{0, 25, 50, 50, 75, 100}[rng.IntN(6)]
 	if rng.IntN(2) == 0 {
 		f := &Fault{Nemesis: n.Name(), Detail: fmt.Sprintf("power loss between operations, %d%% of unsynced blocks kept, seed %d", pct, seed)}
 		log.Info("nemesis", "fault", f.Detail)
@@ -53,10 +53,15 @@ func (n crashNemesis) Inject(ctx context.Context, log *slog.Logger, t Target, rn
 		f.Restarted = true
 		return f, nil
 	}
-	after := 1 + rng.IntN(6)
-	cp := &crashPoint{after: after, disk: dt.Disk(), slot: dt.Slot(), seed: seed, pct: pct}
+	// Most crash points are syncs: the moment written data is not yet
+	// durable, where torn writes come from.
+	after, syncs, what := 1+rng.IntN(4), true, "sync"
+	if rng.IntN(4) == 0 {
+		after, syncs, what = 1+rng.IntN(6), false, "file operation"
+	}
+	cp := &crashPoint{after: after, syncsOnly: syncs, disk: dt.Disk(), slot: dt.Slot(), seed: seed, pct: pct}
 	dt.Slot().Set(cp)
-	f := &Fault{Nemesis: n.Name(), Detail: fmt.Sprintf("power loss at the %d-th file operation from now, %d%% of unsynced blocks kept, seed %d", after, pct, seed)}
+	f := &Fault{Nemesis: n.Name(), Detail: fmt.Sprintf("power loss at the %d-th %s from now, %d%% of unsynced blocks kept, seed %d", after, what, pct, seed)}
 	log.Info("nemesis", "fault", f.Detail, "armed", true)
 	waited := 0
 	f.await = func(ctx context.Context, f *Fault) (bool, error) {
@@ -97,15 +102,16 @@ func powerCycle(ctx context.Context, dt DiskTarget, seed uint64, pct int) error 
 
 // crashPoint is an injector that cuts the power at the after-th operation
 // that changes the disk (create, write, sync, remove, rename, link, mkdir,
-// preallocate): it takes the disk as it is after a power loss at that
+// preallocate), or the after-th sync if syncsOnly: it takes the disk as it is after a power loss at that
 // instant, then fails that operation and every later one with EIO, as the
 // dead machine would answer nothing.
 type crashPoint struct {
-	after int
-	disk  *Disk
-	slot  *Slot
-	seed  uint64
-	pct   int
+	after     int
+	syncsOnly bool
+	disk      *Disk
+	slot      *Slot
+	seed      uint64
+	pct       int
 
 	mu    sync.Mutex
 	seen  int
@@ -118,7 +124,7 @@ type crashPoint struct {
 var _ Injector = (*crashPoint)(nil)
 
 func (c *crashPoint) String() string {
-	return fmt.Sprintf("crashpoint(%d,%d%%,%d)", c.after, c.pct, c.seed)
+	return fmt.Sprintf("crashpoint(%d,%v,%d%%,%d)", c.after, c.syncsOnly, c.pct, c.seed)
 }
 
 func (c *crashPoint) MaybeError(op Op) error {
@@ -136,6 +142,9 @@ func (c *crashPoint) MaybeError(op Op) error {
 	defer c.mu.Unlock()
 	if c.fired {
 		return Inject(op, syscall.EIO, c.String())
+	}
+	if c.syncsOnly && op.Kind != OpSync {
+		return nil
 	}
 	c.seen++
 	if c.seen < c.after {

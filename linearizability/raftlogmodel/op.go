@@ -53,12 +53,14 @@ func (k Kind) IsMutation() bool {
 	return false
 }
 
-// EntryRef is an entry as the history keeps it: its position, term and a
-// checksum of its type and data.
+// EntryRef is an entry as the history keeps it: its position, term, a
+// checksum of its type and data, and the data's length (evidence only: the
+// checksum covers it).
 type EntryRef struct {
 	Index uint64 `json:"i"`
 	Term  uint64 `json:"t"`
 	Sum   uint64 `json:"s"`
+	Len   int    `json:"n,omitempty"`
 }
 
 // Ref summarises an entry.
@@ -66,7 +68,7 @@ func Ref(e raftlog.Entry) EntryRef {
 	h := fnv.New64a()
 	_, _ = h.Write([]byte{byte(e.Type)})
 	_, _ = h.Write(e.Data)
-	return EntryRef{Index: e.Index, Term: e.Term, Sum: h.Sum64()}
+	return EntryRef{Index: e.Index, Term: e.Term, Sum: h.Sum64(), Len: len(e.Data)}
 }
 
 // Input is an operation as called.

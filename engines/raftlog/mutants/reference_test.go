@@ -23,6 +23,7 @@ type reference struct {
 var references = []reference{
 	{"file", nil, []string{"crash", "fsync", "kill", "pause"}},
 	{"file", map[string]string{"segment_size": "4KiB"}, []string{"crash", "fsync"}},
+	{"file", map[string]string{"segment_size": "64KiB", "preallocate": "on"}, []string{"crash", "fsync"}},
 	{"pebble", nil, []string{"crash", "fsync", "kill"}},
 	{"bbolt", nil, []string{"kill", "pause"}},
 	{"memory", nil, []string{"pause"}},

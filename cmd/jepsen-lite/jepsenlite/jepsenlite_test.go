@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
 	_ "github.com/ordeal-dev/ordeal/engines/raftlog/file"
@@ -43,7 +44,29 @@ func (p *panicky) PersistEntries(b []raftlog.Entry) error {
 	return p.Engine.PersistEntries(b)
 }
 
+// hangy blocks its 20th append until release is closed, to show that a
+// hang becomes a recorded failure.
+type hangy struct {
+	*memory.Engine
+	n int
+}
+
+var release = make(chan struct{})
+
+func (h *hangy) Log() raftlog.LogStore { return h }
+
+func (h *hangy) PersistEntries(b []raftlog.Entry) error {
+	if h.n++; h.n == 20 {
+		<-release
+	}
+	return h.Engine.PersistEntries(b)
+}
+
 func init() {
+	raftlog.Register("test/hangy", func(o raftlog.Options) (raftlog.Engine, error) {
+		e, err := memory.Open(raftlog.Options{})
+		return &hangy{Engine: e}, err
+	})
 	raftlog.Register("test/panicky", func(o raftlog.Options) (raftlog.Engine, error) {
 		e, err := memory.Open(raftlog.Options{})
 		return &panicky{Engine: e}, err
@@ -193,6 +216,19 @@ func TestPanicIsRecordedFailure(t *testing.T) {
 	ev, err := os.ReadFile(filepath.Join(out, "evidence.txt"))
 	if err != nil || !strings.Contains(string(ev), "PersistEntries") {
 		t.Errorf("evidence.txt lacks the panic's stack (err %v)", err)
+	}
+}
+
+func TestHangIsRecordedFailure(t *testing.T) {
+	t.Cleanup(func() { close(release) })
+	out := filepath.Join(t.TempDir(), "hang")
+	res := run(t, Config{Engine: "test/hangy", Seed: 1, Ops: 500, Out: out, OpTimeout: 300 * time.Millisecond})
+	if res.Verdict != linearizability.Illegal || len(res.History.Failures) != 1 || !strings.Contains(res.History.Failures[0], "hung") {
+		t.Fatalf("verdict %v, failures %v", res.Verdict, res.History.Failures)
+	}
+	ev, err := os.ReadFile(filepath.Join(out, "evidence.txt"))
+	if err != nil || !strings.Contains(string(ev), "hangy") {
+		t.Errorf("evidence.txt lacks the goroutine dump (err %v)", err)
 	}
 }
 

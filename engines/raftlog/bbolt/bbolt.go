@@ -25,6 +25,7 @@
 package bbolt
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -318,7 +319,7 @@ func (e *Engine) PersistEntries(entries []raftlog.Entry) error {
 		log.FillPercent = logFillPercent
 		for _, ent := range entries {
 			k := len(keys)
-			keys = append(keys, logKey(ent.Index)...)
+			keys = binary.BigEndian.AppendUint64(keys, ent.Index)
 			v := len(values)
 			values = appendEntryValue(values, ent)
 			if err := log.Put(keys[k:len(keys):len(keys)], values[v:len(values):len(values)]); err != nil {

@@ -21,6 +21,7 @@
 package pebble
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -140,16 +141,16 @@ func Open(o raftlog.Options) (*Engine, error) {
 	if !syncOnWrite {
 		e.wo = pebbledb.NoSync
 	}
-	if err := e.recover(); err != nil {
+	if err := e.loadBounds(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("raftlog/pebble: open %s: %w", o.Dir, err)
 	}
 	return e, nil
 }
 
-// recover rebuilds the cached bounds from the purge boundary and the last
+// loadBounds rebuilds the cached bounds from the purge boundary and the last
 // log key.
-func (e *Engine) recover() error {
+func (e *Engine) loadBounds() error {
 	v, closer, err := e.db.Get(purgedKey)
 	switch {
 	case errors.Is(err, pebbledb.ErrNotFound):
@@ -260,7 +261,8 @@ func (e *Engine) PersistEntries(entries []raftlog.Entry) error {
 	defer b.Close()
 	for _, ent := range entries {
 		op := b.SetDeferred(logKeyLen, entryHeaderLen+len(ent.Data))
-		copy(op.Key, logKey(ent.Index))
+		op.Key[0] = logPrefix
+		binary.BigEndian.PutUint64(op.Key[1:], ent.Index)
 		appendEntryValue(op.Value[:0], ent)
 		if err := op.Finish(); err != nil {
 			return fmt.Errorf("raftlog/pebble: batch: %w", err)

@@ -634,11 +634,17 @@ func (f *file) doSyncTo(length int64) (fullSync bool, err error) {
 
 // sync consults the injector and, when fs holds writes, drops them on an
 // injected failure or writes them through and syncs with do.
-func (f *file) sync(do func(vfs.File) error) error {
+func (f *file) sync(do func(vfs.File) error) (err error) {
 	if err := f.errIfClosed(); err != nil {
 		return err
 	}
-	injected := f.fs.check(Op{Kind: OpSync, Path: f.name})
+	op := Op{Kind: OpSync, Path: f.name}
+	if f.fs.off.Load() {
+		// Without power nothing is dropped: the held data stays for
+		// another draw of the same power loss.
+		return powerOff(op)
+	}
+	injected := f.fs.check(op)
 	if f.st == nil {
 		if injected != nil {
 			return injected
@@ -666,7 +672,11 @@ func (f *file) sync(do func(vfs.File) error) error {
 		if err != nil {
 			return fmt.Errorf("faults: sync %s: %w", f.name, err)
 		}
-		defer tmp.Close()
+		defer func() {
+			if cerr := tmp.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("faults: sync %s: %w", f.name, cerr)
+			}
+		}()
 		w = tmp
 	}
 	if err := f.st.writeThrough(w); err != nil {

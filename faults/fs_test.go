@@ -561,3 +561,25 @@ func TestMemNamesAreOneFile(t *testing.T) {
 	require.Equal(t, int64(4), fi.Size())
 	require.NoError(t, f.Close())
 }
+
+func TestDeadDiskKeepsHeldData(t *testing.T) {
+	disk := NewDisk(NewTrigger(OpSync, syscall.EIO))
+	f, err := disk.FS().Create("f", vfs.WriteCategoryUnspecified)
+	require.NoError(t, err)
+	syncDir(t, disk.FS(), "")
+	_, err = f.Write([]byte("held"))
+	require.NoError(t, err)
+	first, err := disk.PowerLoss(1, 100, nil)
+	require.NoError(t, err)
+	requireContent(t, "held", readFile(t, first.FS(), "f"))
+	require.ErrorIs(t, f.Sync(), syscall.EIO)
+	_, err = f.Write([]byte("more"))
+	require.ErrorIs(t, err, syscall.EIO)
+	second, err := disk.PowerLoss(1, 100, nil)
+	require.NoError(t, err)
+	requireContent(t, "held", readFile(t, second.FS(), "f"))
+	none, err := disk.PowerLoss(1, 0, nil)
+	require.NoError(t, err)
+	requireContent(t, "", readFile(t, none.FS(), "f"))
+	require.NoError(t, f.Close(), "closing needs no power")
+}

@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sort"
@@ -128,7 +129,7 @@ func (fs *FS) spill(clone *vfs.MemFS, rng *rand.Rand, pct int) error {
 
 // spill copies the unsynced blocks of st kept by the draw into the file of
 // the same name in clone. st.mu must be held.
-func (s *fileState) spill(from vfs.FS, clone *vfs.MemFS, rng *rand.Rand, pct int) error {
+func (s *fileState) spill(from vfs.FS, clone *vfs.MemFS, rng *rand.Rand, pct int) (err error) {
 	if _, err := clone.Stat(s.path); err != nil {
 		return nil // the directory entry did not survive
 	}
@@ -136,12 +137,12 @@ func (s *fileState) spill(from vfs.FS, clone *vfs.MemFS, rng *rand.Rand, pct int
 	if err != nil {
 		return err
 	}
-	defer src.Close()
+	defer func() { err = errors.Join(err, src.Close()) }()
 	dst, err := clone.OpenReadWrite(s.path, vfs.WriteCategoryUnspecified)
 	if err != nil {
 		return err
 	}
-	defer dst.Close()
+	defer func() { err = errors.Join(err, dst.Close()) }()
 	buf := make([]byte, BlockSize)
 	var last int64 = -1
 	for _, e := range s.dirty {

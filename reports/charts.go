@@ -204,12 +204,28 @@ var ninesTicks = plot.ConstantTicks{
 // rate when the primary operation ran, else its operation rate.
 func throughputOf(rs []*results.Result) (unit string, f func(*results.Result) float64) {
 	for _, r := range rs {
-		if r.Items > 0 && r.ItemUnit != "" {
+		if r.Items > 0 && r.ItemUnit != "" && primaryShare(r) >= 0.5 {
 			u := r.ItemUnit
 			return u + "/s", func(r *results.Result) float64 { return r.ItemsPerSec }
 		}
 	}
 	return "ops/s", func(r *results.Result) float64 { return r.OpsPerSec }
+}
+
+// primaryShare is the share of a result's operations that are primary
+// (raftlog: appends).
+func primaryShare(r *results.Result) float64 {
+	fam, err := workloads.LookupFamily(r.Family)
+	if err != nil || r.Ops == 0 {
+		return 1
+	}
+	var n int64
+	for _, info := range fam.Ops() {
+		if op, ok := r.Op(info.Name); ok && info.Primary {
+			n += op.Ops
+		}
+	}
+	return float64(n) / float64(r.Ops)
 }
 
 // view indexes a run for the charts.
@@ -336,7 +352,7 @@ func (v *view) ThroughputChart() (*Chart, error) {
 		return nil, err
 	}
 	return &Chart{Name: "throughput", Title: "Throughput per engine and workload",
-		Caption: "Median over iterations. Append workloads in entries appended per second, others in operations per second.",
+		Caption: "Median over iterations. Workloads that mostly append in entries appended per second, the others in operations per second.",
 		PNG:     png, SVG: svg}, nil
 }
 
@@ -370,6 +386,7 @@ func (v *view) LatencyChart(w string) (*Chart, error) {
 	p.Legend.Top, p.Legend.Left = false, false
 	p.Legend.YOffs = vg.Points(4)
 	open := v.spec[w].Mode == workloads.Open
+	yr := newYRange()
 	lines := 0
 	for _, e := range v.engines {
 		rs := v.byKey[w][e]
@@ -399,6 +416,7 @@ func (v *view) LatencyChart(w string) (*Chart, error) {
 			}
 			p.Add(line, pts)
 			p.Legend.Add(label, line)
+			yr.add(xys)
 			lines++
 			return nil
 		}
@@ -416,6 +434,8 @@ func (v *view) LatencyChart(w string) (*Chart, error) {
 	if lines == 0 {
 		return nil, nil
 	}
+	// Whole decades, so both ends of the axis carry a label.
+	p.Y.Min, p.Y.Max = math.Pow(10, math.Floor(math.Log10(yr.lo))), math.Pow(10, math.Ceil(math.Log10(yr.hi)))
 	png, svg, err := render([][]*plot.Plot{{p}}, 7.5*vg.Inch, 4.2*vg.Inch)
 	if err != nil {
 		return nil, err

@@ -149,12 +149,85 @@ type page struct {
 	Memory    string
 	Duration  string
 	Generated string
-	Baseline  []baselineRow
+	Baseline  pivot
+	Targets   pivot
 }
 
 type baselineRow struct {
 	Engine, Workload, Fraction string
 	Low                        bool
+}
+
+// pivot is a table of engines (rows) by columns.
+type pivot struct {
+	Columns []string
+	Rows    []pivotRow
+}
+
+type pivotRow struct {
+	Name  string
+	Cells []pivotCell
+}
+
+type pivotCell struct {
+	Text, Title string
+	Class       string // ok, bad, na
+}
+
+func baselinePivot(rows []baselineRow) pivot {
+	var p pivot
+	col, row := map[string]int{}, map[string]int{}
+	for _, r := range rows {
+		if _, ok := col[r.Engine]; !ok {
+			col[r.Engine] = len(p.Columns)
+			p.Columns = append(p.Columns, r.Engine)
+		}
+		if _, ok := row[r.Workload]; !ok {
+			row[r.Workload] = len(p.Rows)
+			p.Rows = append(p.Rows, pivotRow{Name: r.Workload})
+		}
+	}
+	for i := range p.Rows {
+		p.Rows[i].Cells = make([]pivotCell, len(p.Columns))
+	}
+	for _, r := range rows {
+		class := "ok"
+		if r.Low {
+			class = "bad"
+		}
+		p.Rows[row[r.Workload]].Cells[col[r.Engine]] = pivotCell{Text: r.Fraction, Class: class}
+	}
+	return p
+}
+
+func targetPivot(checks []TargetCheck) pivot {
+	var p pivot
+	col, row := map[string]int{}, map[string]int{}
+	for _, c := range checks {
+		if _, ok := col[c.Engine]; !ok {
+			col[c.Engine] = len(p.Columns)
+			p.Columns = append(p.Columns, c.Engine)
+		}
+		name := c.Target.Name + " " + c.Target.Text
+		if _, ok := row[name]; !ok {
+			row[name] = len(p.Rows)
+			p.Rows = append(p.Rows, pivotRow{Name: name})
+		}
+	}
+	for i := range p.Rows {
+		p.Rows[i].Cells = make([]pivotCell, len(p.Columns))
+	}
+	for _, c := range checks {
+		cell := pivotCell{Text: "n/a", Class: "na", Title: "not measured"}
+		if c.Measured {
+			cell = pivotCell{Text: "✓ " + c.ShortValue(), Class: "ok", Title: c.ValueText() + fmt.Sprintf(", headroom %.2f×", c.Headroom)}
+			if !c.Met {
+				cell.Text, cell.Class = "✗ "+c.ShortValue(), "bad"
+			}
+		}
+		p.Rows[row[c.Target.Name+" "+c.Target.Text]].Cells[col[c.Engine]] = cell
+	}
+	return p
 }
 
 type chartView struct {
@@ -176,6 +249,8 @@ func HTML(w *bytes.Buffer, run *results.Run, nruns int, charts []*Chart, checks 
 			pg.Missed++
 		}
 	}
+	pg.Targets = targetPivot(checks)
+	var baseline []baselineRow
 	for _, g := range run.Groups() {
 		f := func(fn func(*results.Result) float64) float64 { return g.MedianOf(fn) }
 		lat := func(fn func(results.Latency) int64) string {
@@ -220,7 +295,7 @@ func HTML(w *bytes.Buffer, run *results.Run, nruns int, charts []*Chart, checks 
 		if ob := f(func(r *results.Result) float64 { return r.OfBaseline }); ob > 0 {
 			rw.OfBaseline = pct(ob)
 			if !strings.HasSuffix(g.Engine, "/physical") {
-				pg.Baseline = append(pg.Baseline, baselineRow{Engine: g.Engine, Workload: g.Workload, Fraction: pct(ob), Low: ob < 0.7})
+				baseline = append(baseline, baselineRow{Engine: g.Engine, Workload: g.Workload, Fraction: pct(ob), Low: ob < 0.7})
 			}
 		}
 		pg.Rows = append(pg.Rows, rw)
@@ -242,6 +317,7 @@ func HTML(w *bytes.Buffer, run *results.Run, nruns int, charts []*Chart, checks 
 			}
 		}
 	}
+	pg.Baseline = baselinePivot(baseline)
 	return pageTmpl.Execute(w, pg)
 }
 
@@ -253,7 +329,7 @@ var pageTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 <style>
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1180px;color:#1d2330;padding:0 16px}
 h1{font-size:24px;margin-bottom:4px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #dde;padding-bottom:4px}
-table{border-collapse:collapse;font-size:12.5px;margin:8px 0}th,td{padding:3px 8px;border-bottom:1px solid #eef;text-align:right;white-space:nowrap}
+table{border-collapse:collapse;font-size:12.5px;margin:8px 0;display:block;overflow-x:auto;max-width:100%}th,td{padding:3px 8px;border-bottom:1px solid #eef;text-align:right;white-space:nowrap}
 th{background:#f3f5fa;position:sticky;top:0}td.l,th.l{text-align:left}
 .meta td{text-align:left}.meta th{text-align:left;background:none}
 .ok{color:#1e7d3a;font-weight:600}.bad{color:#c62828;font-weight:600}.na{color:#889}
@@ -273,18 +349,21 @@ figure{margin:16px 0}figure img{max-width:100%;border:1px solid #eee}figcaption{
 <div class="card">stored runs<b>{{.Runs}}</b>in the trend</div>
 </div>
 
-{{if .Baseline}}<h2>Throughput as a fraction of the physical baseline</h2>
-<p>The physical baseline appends the same framed entries to one file, one write and one fdatasync per batch, no index: what the disk gives at this batch cadence.</p>
-<table><tr><th class="l">engine</th><th class="l">workload</th><th>of physical</th></tr>
-{{range .Baseline}}<tr><td class="l">{{.Engine}}</td><td class="l">{{.Workload}}</td><td class="{{if .Low}}bad{{else}}ok{{end}}">{{.Fraction}}</td></tr>{{end}}
+{{if .Baseline.Rows}}<h2>Throughput as a fraction of the physical baseline</h2>
+<p>Entries appended per second over what the physical baseline reached on the same workload (closed-loop workloads). The baseline appends the same framed entries to one file, one write and one fdatasync per batch, no index: what the disk gives at this batch cadence. Below 70% in red.</p>
+<table><tr><th class="l">workload</th>{{range .Baseline.Columns}}<th>{{.}}</th>{{end}}</tr>
+{{range .Baseline.Rows}}<tr><td class="l">{{.Name}}</td>{{range .Cells}}<td class="{{.Class}}">{{.Text}}</td>{{end}}</tr>{{end}}
 </table>{{end}}
 
 <h2>Targets (d-engine LogStore)</h2>
-<table><tr><th class="l">target</th><th class="l">limit</th><th class="l">engine</th><th class="l">measured</th><th>headroom</th><th class="l">verdict</th></tr>
-{{range .Checks}}<tr><td class="l">{{.Target.Name}}</td><td class="l">{{.Target.Text}}</td><td class="l">{{.Engine}}</td><td class="l">{{.ValueText}}</td>
-<td>{{if .Measured}}{{printf "%.2f×" .Headroom}}{{end}}</td>
-<td class="l">{{if not .Measured}}<span class="na">not measured</span>{{else if .Met}}<span class="ok">met</span>{{else}}<span class="bad">missed</span>{{end}}</td></tr>{{end}}
+<p>Latency targets are checked on the median (p50) of the operation's corrected latency; hover a cell for the p99 and the headroom.</p>
+<table><tr><th class="l">target</th>{{range .Targets.Columns}}<th>{{.}}</th>{{end}}</tr>
+{{range .Targets.Rows}}<tr><td class="l">{{.Name}}</td>{{range .Cells}}<td class="{{.Class}}" title="{{.Title}}">{{.Text}}</td>{{end}}</tr>{{end}}
 </table>
+
+<h2>Charts</h2>
+{{range .Charts}}<figure id="{{.Name}}"><h3>{{.Title}}</h3><img src="{{.URI}}" alt="{{.Title}}"><figcaption>{{.Caption}} (files: <code>charts/{{.Name}}.png</code>, <code>.svg</code>)</figcaption></figure>
+{{end}}
 
 <h2>Results</h2>
 <p>Medians over iterations. Latency is corrected for coordinated omission (from each operation's intended start); in closed loops it equals the uncorrected latency.</p>
@@ -295,10 +374,6 @@ figure{margin:16px 0}figure img{max-width:100%;border:1px solid #eee}figcaption{
 <table><tr><th class="l">engine</th><th class="l">workload</th><th class="l">op</th><th>ops</th><th>ops/s</th><th>items/s</th><th>p50</th><th>p99</th><th>p99.9</th><th>max</th><th>errors</th></tr>
 {{range .OpRows}}<tr><td class="l">{{.Engine}}</td><td class="l">{{.Workload}}</td><td class="l">{{.Op}}</td><td>{{.Ops}}</td><td>{{.OpsPerSec}}</td><td>{{.Items}}</td><td>{{.P50}}</td><td>{{.P99}}</td><td>{{.P999}}</td><td>{{.Max}}</td><td>{{.Errors}}</td></tr>{{end}}
 </table></details>{{end}}
-
-<h2>Charts</h2>
-{{range .Charts}}<figure id="{{.Name}}"><h3>{{.Title}}</h3><img src="{{.URI}}" alt="{{.Title}}"><figcaption>{{.Caption}} (files: <code>charts/{{.Name}}.png</code>, <code>.svg</code>)</figcaption></figure>
-{{end}}
 
 {{if .Run.Skipped}}<h2>Skipped</h2><table><tr><th class="l">engine</th><th class="l">workload</th><th class="l">reason</th></tr>
 {{range .Run.Skipped}}<tr><td class="l">{{.Engine}}</td><td class="l">{{.Workload}}</td><td class="l">{{.Reason}}</td></tr>{{end}}</table>{{end}}

@@ -61,6 +61,14 @@ func (c TargetCheck) ValueText() string {
 	return fmt.Sprintf("%s (p99 %s)", Nanos(c.Value), Nanos(c.P99))
 }
 
+// ShortValue formats the measured value compactly.
+func (c TargetCheck) ShortValue() string {
+	if c.Target.Throughput {
+		return SI(c.Value) + "/s"
+	}
+	return Nanos(c.Value)
+}
+
 // CheckTargets checks every target against every engine of its family in
 // the run (the baseline excluded).
 func CheckTargets(run *results.Run, targets []Target) []TargetCheck {

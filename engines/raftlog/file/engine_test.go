@@ -358,7 +358,7 @@ func payloadOf(b []raftlog.Entry) []byte {
 func TestCorruptionIsReported(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		segment int                      // which segment file to damage
+		segment int                     // which segment file to damage
 		damage  func(data []byte) int64 // returns the offset of the damaged frame
 	}{
 		{"payload byte in the middle", -1, func(d []byte) int64 { return flipInFrame(d, 2, 30) }},

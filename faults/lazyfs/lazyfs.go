@@ -1,0 +1,291 @@
+package lazyfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// Options tunes a mount. The zero value is the tested default.
+type Options struct {
+	// NoKernelCache turns the kernel's caches off for the mount: direct
+	// I/O on every open, no FOPEN_KEEP_CACHE, entry and attribute timeouts
+	// of zero. Crash does not need it (see the package documentation);
+	// it exists to measure its cost. Shared mmap of a file, which bbolt
+	// needs, fails with ENODEV under it.
+	NoKernelCache bool
+	// Debug logs every FUSE request.
+	Debug bool
+}
+
+// FS is a mounted lazyfs. Its methods may be called from any goroutine;
+// control calls (Crash, Unmount) are serialized.
+type FS struct {
+	backing, mountpoint string
+	opts                Options
+
+	ctl    sync.Mutex // serializes Crash and Unmount
+	mu     sync.Mutex // guards st and server
+	st     *state
+	server *fuse.Server
+}
+
+// Mount serves backing at mountpoint. Whatever backing holds is taken as
+// durable. The caller must be root, /dev/fuse must exist, and both
+// directories must exist; the mount is made with mount(2) directly, so no
+// fusermount binary is needed.
+func Mount(backing, mountpoint string, opts Options) (*FS, error) {
+	b, err := filepath.Abs(backing)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadOption, err)
+	}
+	m, err := filepath.Abs(mountpoint)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadOption, err)
+	}
+	if b == m || isUnder(m, b) || isUnder(b, m) {
+		return nil, fmt.Errorf("%w: backing %s and mountpoint %s overlap", ErrBadOption, b, m)
+	}
+	f := &FS{backing: b, mountpoint: m, opts: opts}
+	if err := f.mount(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func isUnder(p, dir string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != "." && rel != ".." && !filepath.IsAbs(rel) && (len(rel) < 3 || rel[:3] != "../")
+}
+
+// mount loads the backing directory and starts serving it. f.mu is held
+// or f is not yet shared.
+func (f *FS) mount() error {
+	st, err := load(f.backing)
+	if err != nil {
+		return err
+	}
+	var flags uint32 = fuse.FOPEN_KEEP_CACHE
+	timeout := time.Second
+	if f.opts.NoKernelCache {
+		flags, timeout = fuse.FOPEN_DIRECT_IO, 0
+	}
+	root := &node{s: st, n: st.root, openFlags: flags}
+	server, err := fs.Mount(f.mountpoint, root, &fs.Options{
+		MountOptions: fuse.MountOptions{
+			DirectMountStrict: true,
+			FsName:            "lazyfs:" + f.backing,
+			Name:              "lazyfs",
+			Debug:             f.opts.Debug,
+			MaxWrite:          1 << 20,
+			AllowOther:        true,
+		},
+		EntryTimeout:    &timeout,
+		AttrTimeout:     &timeout,
+		NegativeTimeout: &timeout,
+		RootStableAttr:  &fs.StableAttr{Ino: st.root.id},
+	})
+	if err != nil {
+		st.closeAll()
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	f.st, f.server = st, server
+	return nil
+}
+
+// Mountpoint is where the file system is mounted.
+func (f *FS) Mountpoint() string { return f.mountpoint }
+
+// Backing is the directory that holds the durable state.
+func (f *FS) Backing() string { return f.backing }
+
+func (f *FS) state() (*state, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.st == nil {
+		return nil, ErrClosed
+	}
+	return f.st, nil
+}
+
+// unmount stops serving. It fails with ErrBusy, changing nothing, while
+// any handle is open or the kernel refuses.
+func (f *FS) unmount() error {
+	st, err := f.state()
+	if err != nil {
+		return err
+	}
+	st.mu.Lock()
+	opens := st.opens
+	st.mu.Unlock()
+	if opens > 0 {
+		return fmt.Errorf("%w: %d open file handles on %s", ErrBusy, opens, f.mountpoint)
+	}
+	if err := syscall.Unmount(f.mountpoint, 0); err != nil {
+		if errors.Is(err, syscall.EBUSY) {
+			return fmt.Errorf("%w: unmount %s: %w", ErrBusy, f.mountpoint, err)
+		}
+		return fmt.Errorf("%w: unmount %s: %w", ErrBacking, f.mountpoint, err)
+	}
+	f.server.Wait()
+	f.mu.Lock()
+	f.server = nil
+	f.mu.Unlock()
+	return nil
+}
+
+// Crash simulates a power loss. Every write not yet made durable by an
+// fsync or fdatasync of its file, and every directory entry change not
+// yet made durable by an fsync of its directory, is dropped, except a
+// seeded random share of keepPercent percent (0 to 100) of the changed
+// entries and of the dirty 4 KiB blocks, which is kept as a torn
+// writeback would leave it. Afterwards the mount shows exactly the backing
+// directory, served by a fresh mount, so no kernel cache survives.
+//
+// Crash requires that no process holds a file of the mount open or
+// mapped, or its working directory inside (kill or close the engine
+// first); otherwise it returns an error wrapping ErrBusy and changes
+// nothing. Failures set up with FailNextSync and not yet used are cleared.
+func (f *FS) Crash(keepPercent int, seed uint64) error {
+	if keepPercent < 0 || keepPercent > 100 {
+		return fmt.Errorf("%w: keepPercent %d not in [0, 100]", ErrBadOption, keepPercent)
+	}
+	f.ctl.Lock()
+	defer f.ctl.Unlock()
+	if err := f.unmount(); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st := f.st
+	f.st = nil
+	st.mu.Lock()
+	var kerr error
+	if keepPercent > 0 {
+		kerr = st.crashKeep(keepPercent, seed)
+	}
+	st.closeAll()
+	st.mu.Unlock()
+	if err := f.mount(); err != nil {
+		return err
+	}
+	if kerr != nil {
+		return fmt.Errorf("%w: keep unsynced share: %w", ErrBacking, kerr)
+	}
+	return nil
+}
+
+// FailNextSync makes the next n fsync or fdatasync calls on regular files
+// fail as Linux fails them after a writeback error: the call returns EIO,
+// the file's dirty data is no longer dirty (reads still return it until a
+// crash, as from a page cache), so a later sync succeeds without ever
+// writing it. n <= 0 clears pending failures.
+func (f *FS) FailNextSync(n int) error {
+	st, err := f.state()
+	if err != nil {
+		return err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.failSyncs = max(n, 0)
+	return nil
+}
+
+// Unsynced reports what a crash now would lose.
+func (f *FS) Unsynced() (Unsynced, error) {
+	st, err := f.state()
+	if err != nil {
+		return Unsynced{}, err
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.unsynced(), nil
+}
+
+// UnsyncedBytes is the dirty file data a crash now would lose, counted in
+// whole 4 KiB blocks; 0 once unmounted.
+func (f *FS) UnsyncedBytes() int64 {
+	u, err := f.Unsynced()
+	if err != nil {
+		return 0
+	}
+	return u.Bytes
+}
+
+// SyncCounts reports the fsync and fdatasync calls on regular files
+// served since the last mount or crash, and how many of them failed.
+func (f *FS) SyncCounts() (syncs, failed int64) {
+	st, err := f.state()
+	if err != nil {
+		return 0, 0
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.syncs, st.failed
+}
+
+// Unmount drops everything unsynced, as Crash(0, 0) does, and stops
+// serving; the backing directory keeps the durable state. It returns an
+// error wrapping ErrBusy, and stays mounted, while the mount is in use.
+// Unmounting twice is not an error.
+func (f *FS) Unmount() error {
+	f.ctl.Lock()
+	defer f.ctl.Unlock()
+	f.mu.Lock()
+	closed := f.st == nil
+	f.mu.Unlock()
+	if closed {
+		return nil
+	}
+	if err := f.unmount(); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.st.mu.Lock()
+	f.st.closeAll()
+	f.st.mu.Unlock()
+	f.st = nil
+	if err := os.RemoveAll(filepath.Join(f.backing, spoolName)); err != nil {
+		return fmt.Errorf("%w: clear spool: %w", ErrBacking, err)
+	}
+	return nil
+}
+
+// Available reports, with an error wrapping ErrUnavailable, why lazyfs
+// cannot mount here: not root, no /dev/fuse, or a trial mount in a
+// temporary directory fails.
+func Available() error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("%w: needs root for mount(2), euid is %d", ErrUnavailable, os.Geteuid())
+	}
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	dir, err := os.MkdirTemp("", "lazyfs-probe")
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	defer os.RemoveAll(dir)
+	b, m := filepath.Join(dir, "b"), filepath.Join(dir, "m")
+	for _, d := range []string{b, m} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			return fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+	}
+	f, err := Mount(b, m, Options{})
+	if err != nil {
+		return err
+	}
+	if err := f.Unmount(); err != nil {
+		return fmt.Errorf("%w: trial unmount: %w", ErrUnavailable, err)
+	}
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 
 	"github.com/anishathalye/porcupine"
@@ -89,14 +90,18 @@ func ReadFile(path string) (*History, error) {
 type Recorder struct {
 	clock linearizability.Clock
 
-	mu      sync.Mutex
-	ops     []Op
-	done    []bool
-	windows []linearizability.FaultWindow
+	mu        sync.Mutex
+	ops       []Op
+	done      []bool
+	open      map[int]struct{} // called, not returned
+	unbounded []int            // returned at infinity
+	windows   []linearizability.FaultWindow
 }
 
 // NewRecorder returns a recorder stamping with clock.
-func NewRecorder(clock linearizability.Clock) *Recorder { return &Recorder{clock: clock} }
+func NewRecorder(clock linearizability.Clock) *Recorder {
+	return &Recorder{clock: clock, open: map[int]struct{}{}}
+}
 
 // Now reads the recorder's clock.
 func (r *Recorder) Now() int64 { return r.clock.Now() }
@@ -108,6 +113,7 @@ func (r *Recorder) Call(client int, in Input) int {
 	defer r.mu.Unlock()
 	r.ops = append(r.ops, Op{Client: client, Input: in, Call: now, Return: linearizability.Infinity})
 	r.done = append(r.done, false)
+	r.open[len(r.ops)-1] = struct{}{}
 	return len(r.ops) - 1
 }
 
@@ -120,6 +126,10 @@ func (r *Recorder) ReturnAt(id int, out Output, at int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.ops[id].Output, r.ops[id].Return, r.done[id] = out, at, true
+	delete(r.open, id)
+	if at == linearizability.Infinity {
+		r.unbounded = append(r.unbounded, id)
+	}
 }
 
 // Do calls in on e for client and records it.
@@ -134,12 +144,11 @@ func (r *Recorder) Do(client int, e raftlog.Engine, in Input, payload func(Entry
 func (r *Recorder) Pending() []int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var ids []int
-	for i, d := range r.done {
-		if !d {
-			ids = append(ids, i)
-		}
+	ids := make([]int, 0, len(r.open))
+	for id := range r.open {
+		ids = append(ids, id)
 	}
+	slices.Sort(ids)
 	return ids
 }
 
@@ -150,14 +159,14 @@ func (r *Recorder) CutOff(why string) {
 	now := r.clock.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for i := range r.ops {
-		switch {
-		case !r.done[i]:
-			r.ops[i].Output, r.ops[i].Return, r.done[i] = Unknown(why), now, true
-		case r.ops[i].Return == linearizability.Infinity:
-			r.ops[i].Return = now
-		}
+	for id := range r.open {
+		r.ops[id].Output, r.ops[id].Return, r.done[id] = Unknown(why), now, true
 	}
+	clear(r.open)
+	for _, id := range r.unbounded {
+		r.ops[id].Return = now
+	}
+	r.unbounded = r.unbounded[:0]
 }
 
 // OpenWindow records the start of a fault and returns its handle.

@@ -70,14 +70,32 @@ func makeEntries(lo uint64, n int, term, attempt uint64, size func(uint64) int) 
 // index and term (by some attempt), for readers that cannot know which write
 // they raced with.
 func wellFormed(e raftlog.Entry) bool {
-	var idx, term, attempt uint64
-	if _, err := fmt.Sscanf(string(e.Data), "%d/%d/%d:", &idx, &term, &attempt); err != nil {
+	idx, term, attempt, ok := parseHeader(e.Data)
+	if !ok {
 		return false
 	}
 	if idx != e.Index || term != e.Term || e.Type != entryType(idx, term) {
 		return false
 	}
 	return bytes.Equal(e.Data, payload(idx, term, attempt, len(e.Data)))
+}
+
+// parseHeader reads the "index/term/attempt:" header payload writes.
+func parseHeader(p []byte) (idx, term, attempt uint64, ok bool) {
+	var out [3]uint64
+	for k, sep := range []byte{'/', '/', ':'} {
+		digits := 0
+		for len(p) > 0 && p[0] >= '0' && p[0] <= '9' && digits < 20 {
+			out[k] = out[k]*10 + uint64(p[0]-'0')
+			p = p[1:]
+			digits++
+		}
+		if digits == 0 || len(p) == 0 || p[0] != sep {
+			return 0, 0, 0, false
+		}
+		p = p[1:]
+	}
+	return out[0], out[1], out[2], true
 }
 
 func sameEntry(a, b raftlog.Entry) bool {

@@ -1,2 +1,135 @@
-// Package raftlogtest is the conformance suite of the raftlog SPI.
+// Package raftlogtest is the conformance suite of the raftlog SPI and the
+// benchmark body every raftlog engine shares. Any implementation of
+// raftlog.Engine, ours or a third party's, runs it from its own go test.
+//
+// # Using the suite
+//
+// Describe the engine with a Harness and call Run from a test:
+//
+//	func TestConformance(t *testing.T) {
+//		raftlogtest.Run(t, raftlogtest.Harness{
+//			Name: "myengine",
+//			Open: func(o raftlog.Options) (raftlog.Engine, error) {
+//				o.Params = map[string]string{"segment_size": "1MiB"}
+//				return myengine.Open(o)
+//			},
+//		})
+//	}
+//
+// Each case is a subtest named after the case (TestConformance/power_loss),
+// so one case runs with -run 'TestConformance/power_loss'. Open is called
+// with o.Dir and o.FS set by the suite, and again on the same directory to
+// reopen the engine after a clean close or a simulated crash; the closure
+// may add Params. Every case opens a fresh engine and closes it at the end.
+// When a case fails, the engine's directory is kept and its path logged; the
+// in-memory file systems of the crash cases are copied to a kept directory.
+//
+// An engine that differs from the contract on purpose, or a peer engine with
+// a known upstream bug, lists the cases it fails in
+// Harness.KnownDifferences with the reason. Those cases still run and must
+// fail; one that starts passing fails the test, so the entry is removed.
+//
+// Failures runs every case without a *testing.T and returns the cases that
+// failed with their first message. Its purpose is the opposite check: that
+// an engine with a planted bug is caught, and by which case.
+//
+// Benchmark runs the shared benchmark body over any number of harnesses;
+// BenchmarkEngines in this package's tests runs it over every registered
+// engine. Sub-benchmarks are named key=value with the engine last
+// (op=persist/entry=1KiB/batch=64/engine=file), so benchstat can slice them:
+//
+//	go test -run '^$' -bench 'Engines/op=persist/' -count 10 ./engines/raftlog/raftlogtest > new.txt
+//	benchstat -col /engine new.txt
+//
+// # The cases
+//
+// The first fifteen follow d-engine's StorageEngineTestSuite:
+//
+//   - empty_store: a new engine has LastIndex 0, FirstIndex 1, no purge
+//     boundary, no entries and no hard state.
+//   - single_entry, batch_range: one entry, then 100 with Entries(25, 75)
+//     returning exactly 25..75.
+//   - purge: Purge(50) on 1..100 leaves 51..100 and the boundary 50.
+//   - truncate: Truncate(76) on 1..100 leaves 1..75.
+//   - reset: Reset empties the log and the boundary; the next batch starts
+//     at 1.
+//   - empty_persist: empty and nil batches change nothing.
+//   - range_out_of_bounds: ranges above LastIndex return no entries and no
+//     error; ranges across it are clipped.
+//   - purge_zero: Purge(0) and purges at or below the boundary are no-ops.
+//   - hard_state_round_trip, reset_keeps_hard_state, flush.
+//   - reopen_entries, reopen_hard_state, reopen_truncate_purge: entries, the
+//     hard state, a purge and a truncation survive a close and a reopen.
+//
+// The rest of the contract:
+//
+//   - truncate_beyond_tail: Truncate above LastIndex is a no-op, at or below
+//     the boundary ErrCompacted.
+//   - purge_all_reopen: purging every entry keeps the boundary across a
+//     reopen, and the log continues after it.
+//   - truncate_repersist_reopen: entries removed by a truncation never come
+//     back after new entries at the same indexes and a reopen.
+//   - concurrent_readers: readers calling Entry, Entries, FirstIndex,
+//     LastIndex and LoadHardState while a writer appends, truncates, purges
+//     and saves hard states see only whole entries that were written, runs
+//     that are consecutive and never mix two states, and a hard state that
+//     is one of those saved. Run it under -race.
+//   - non_contiguous: batches with gaps, overlaps, duplicates or the wrong
+//     start return ErrNonContiguous and change nothing.
+//   - read_errors: ErrCompacted at and below the boundary, ErrNotFound above
+//     LastIndex, ErrInvalidRange for lo == 0 or lo > hi.
+//   - ownership: changing a batch after PersistEntries, or entries returned
+//     by Entry and Entries (their bytes, or appending to their Data), does
+//     not change the store, and later mutations do not change entries
+//     already returned.
+//   - purge_above_last: a purge above LastIndex installs the boundary (a
+//     snapshot) and the next batch must start right after it.
+//   - entry_fields: empty, nil, one-byte, block-sized and 1 MiB data, every
+//     type, terms up to the largest uint64 survive as written.
+//   - closed: every call after Close returns ErrClosed.
+//   - bounds_model: a seeded sequence of valid and invalid operations,
+//     checked against a model of the contract after every step.
+//   - reopen_cycles: thirty rounds of operations and reopens.
+//
+// The fault cases run the engine on an in-memory file system,
+// vfs.NewCrashableMem from pebble, whose engine directory the suite creates
+// and syncs beforehand (as an operator would): the engine answers for every
+// file and directory it creates inside it.
+//
+//   - power_loss: seeded scripts of appends (entries up to 9 KiB, so that
+//     records span 4 KiB blocks), purges, truncations and hard states, then
+//     a power loss (faults.PowerLoss) keeping 0, 50 or 100 percent of the
+//     unsynced data. After reopening, every durable entry is there with its
+//     content, nothing follows a gap, no entry holds content never written at
+//     its index, no boundary appears that was not set, and no truncated
+//     entry returns. The recovered engine must then take new entries and
+//     keep them across a reopen.
+//   - power_loss_mid_write: the same checks for a power loss at every sync
+//     the engine makes (sampled when there are many), taken before the sync
+//     goes through, so the operation in flight is written but not synced:
+//     torn records at the tail must be cut off, and the operation in flight
+//     may survive in part (a prefix of a batch) or not at all.
+//   - fsync_failure: on faults.Wrap with a sync trigger, a failing sync
+//     (with Linux semantics: the unsynced data is dropped) during a batch
+//     must reach the caller as an error wrapping the injected EIO, leave
+//     LastIndex unchanged, and make every later PersistEntries, Flush,
+//     Truncate and SaveHardState fail with raftlog.ErrFailed. After a power
+//     loss and a reopen, every entry acknowledged before the failure is
+//     there. An engine that acknowledges after a failed sync (retrying it)
+//     is flagged, and held to what it acknowledged by the power-loss check.
+//
+// # Capabilities
+//
+// What runs follows what the engine declares in Capabilities:
+//
+//   - Persistent false: the reopen cases and the fault cases skip, saying
+//     so; the others run.
+//   - UsesFS false: the fault cases skip, naming the capability: in-process
+//     faults cannot reach an engine that writes around Options.FS. Such
+//     engines are crashed on ordeal's FUSE file system instead.
+//   - SyncOnWrite true: every acknowledged mutation must survive a crash;
+//     the suite never flushes before a reopen or a power loss.
+//   - SyncOnWrite false: the suite calls Flush before a reopen or a crash
+//     and checks only what was flushed; appends after the last flush may
+//     survive as a prefix. The fsync case fails the sync of the Flush.
 package raftlogtest

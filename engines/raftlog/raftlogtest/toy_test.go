@@ -2,7 +2,8 @@ package raftlogtest
 
 import (
 	"bytes"
-	"encoding/json"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -57,6 +58,74 @@ type toyState struct {
 	HSSet  bool
 }
 
+// encodeToy writes the state as varints and length-prefixed bytes.
+func encodeToy(st toyState) []byte {
+	var b []byte
+	u := func(v uint64) { b = binary.AppendUvarint(b, v) }
+	bs := func(p []byte) { u(uint64(len(p))); b = append(b, p...) }
+	u(st.Purged.Index)
+	u(st.Purged.Term)
+	hsSet := uint64(0)
+	if st.HSSet {
+		hsSet = 1
+	}
+	u(hsSet)
+	u(st.HS.Term)
+	u(st.HS.Vote.Term)
+	bs([]byte(st.HS.Vote.Candidate))
+	u(st.HS.Commit)
+	u(uint64(len(st.Ents)))
+	for _, e := range st.Ents {
+		u(e.Index)
+		u(e.Term)
+		u(uint64(e.Type))
+		bs(e.Data)
+	}
+	return b
+}
+
+var errToyShort = errors.New("toy: state file too short")
+
+// decodeToy reads what encodeToy wrote.
+func decodeToy(b []byte) (toyState, error) {
+	var st toyState
+	var bad bool
+	u := func() uint64 {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			bad = true
+			return 0
+		}
+		b = b[n:]
+		return v
+	}
+	bs := func() []byte {
+		n := u()
+		if bad || n > uint64(len(b)) {
+			bad = true
+			return nil
+		}
+		p := bytes.Clone(b[:n])
+		b = b[n:]
+		return p
+	}
+	st.Purged.Index, st.Purged.Term = u(), u()
+	st.HSSet = u() == 1
+	st.HS.Term, st.HS.Vote.Term = u(), u()
+	st.HS.Vote.Candidate = string(bs())
+	st.HS.Commit = u()
+	n := u()
+	for i := uint64(0); i < n && !bad; i++ {
+		e := raftlog.Entry{Index: u(), Term: u(), Type: raftlog.EntryType(u())}
+		e.Data = bs()
+		st.Ents = append(st.Ents, e)
+	}
+	if bad {
+		return toyState{}, errToyShort
+	}
+	return st, nil
+}
+
 func openToy(o raftlog.Options, bugs toyBugs) (*toyEngine, error) {
 	e := &toyEngine{fs: o.FSOrDefault(), dir: o.Dir, bugs: bugs, m: &model{}}
 	if err := e.fs.MkdirAll(o.Dir, 0o755); err != nil {
@@ -71,8 +140,8 @@ func openToy(o raftlog.Options, bugs toyBugs) (*toyEngine, error) {
 	if err != nil {
 		return nil, err
 	}
-	var st toyState
-	if err := json.Unmarshal(b, &st); err != nil {
+	st, err := decodeToy(b)
+	if err != nil {
 		return nil, fmt.Errorf("%w: state file: %v", raftlog.ErrCorrupt, err)
 	}
 	e.m = &model{purged: st.Purged, ents: st.Ents}
@@ -100,10 +169,7 @@ func (e *toyEngine) save(m *model, hs raftlog.HardState, hsSet bool) error {
 	if e.bugs.forgetPurge {
 		m = &model{ents: m.ents}
 	}
-	b, err := json.Marshal(toyState{Purged: m.purged, Ents: m.ents, HS: hs, HSSet: hsSet})
-	if err != nil {
-		return err
-	}
+	b := encodeToy(toyState{Purged: m.purged, Ents: m.ents, HS: hs, HSSet: hsSet})
 	tmp, final := e.fs.PathJoin(e.dir, "state.tmp"), e.fs.PathJoin(e.dir, "state")
 	f, err := e.fs.Create(tmp, vfs.WriteCategoryUnspecified)
 	if err != nil {

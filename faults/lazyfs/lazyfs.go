@@ -118,20 +118,25 @@ func (f *FS) state() (*state, error) {
 // unmount stops serving. It fails with ErrBusy, changing nothing, while
 // any handle is open or the kernel refuses.
 func (f *FS) unmount() error {
-	st, err := f.state()
-	if err != nil {
+	if _, err := f.state(); err != nil {
 		return err
 	}
-	st.mu.Lock()
-	opens := st.opens
-	st.mu.Unlock()
-	if opens > 0 {
-		return fmt.Errorf("%w: %d open file handles on %s", ErrBusy, opens, f.mountpoint)
-	}
-	if err := syscall.Unmount(f.mountpoint, 0); err != nil {
-		if errors.Is(err, syscall.EBUSY) {
-			return fmt.Errorf("%w: unmount %s: %w", ErrBusy, f.mountpoint, err)
+	// The kernel, not the count of opens, decides: a close returns before
+	// its RELEASE request reaches the server, and a mapping outlives its
+	// descriptor. A process killed just now may still be closing its
+	// files, so a busy mount gets a few short retries.
+	var err error
+	for delay := time.Millisecond; ; delay *= 2 {
+		err = syscall.Unmount(f.mountpoint, 0)
+		if !errors.Is(err, syscall.EBUSY) || delay > 128*time.Millisecond {
+			break
 		}
+		time.Sleep(delay)
+	}
+	switch {
+	case errors.Is(err, syscall.EBUSY):
+		return fmt.Errorf("%w: unmount %s: a file is open or mapped, or a working directory is inside: %w", ErrBusy, f.mountpoint, err)
+	case err != nil:
 		return fmt.Errorf("%w: unmount %s: %w", ErrBacking, f.mountpoint, err)
 	}
 	f.server.Wait()

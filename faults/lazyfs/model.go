@@ -83,7 +83,6 @@ type state struct {
 	inodes    map[uint64]*inode
 	nextID    uint64
 	failSyncs int
-	opens     int
 	syncs     int64
 	failed    int64
 }
@@ -304,6 +303,9 @@ func (s *state) block(n *inode, b int64) ([]byte, error) {
 	if n.dirty == nil {
 		n.dirty = map[int64][]byte{}
 	}
+	// Dirty again, as a page would be: the next writeback carries the
+	// bytes whose sync failed along with the new ones.
+	delete(n.lost, b)
 	n.dirty[b] = blk
 	return blk, nil
 }

@@ -127,7 +127,6 @@ func (x *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	x.s.mu.Lock()
 	defer x.s.mu.Unlock()
 	x.n.opens++
-	x.s.opens++
 	return &handle{}, x.openFlags, 0
 }
 
@@ -143,7 +142,6 @@ func (x *node) Create(ctx context.Context, name string, flags, mode uint32, out 
 	}
 	c := x.s.newInode(syscall.S_IFREG | mode&0o7777)
 	c.nlink, c.opens = 1, 1
-	x.s.opens++
 	x.n.kids[name] = c
 	return x.child(ctx, c, out), &handle{}, x.openFlags, 0
 }
@@ -202,7 +200,6 @@ func (x *node) Release(ctx context.Context, f fs.FileHandle) syscall.Errno {
 	x.s.mu.Lock()
 	defer x.s.mu.Unlock()
 	x.n.opens--
-	x.s.opens--
 	x.s.forget(x.n)
 	return 0
 }

@@ -171,8 +171,9 @@ func writeVerdict(dir string, res *raftlogmodel.Result, h *raftlogmodel.History)
 }
 
 // Recheck checks a stored history again (dir holds history.json, or is
-// the file itself) and rewrites the verdict and timeline beside it.
-func Recheck(path string, timeout time.Duration) (*raftlogmodel.Result, *raftlogmodel.History, error) {
+// the file itself) and rewrites the verdict, and the timeline if asked,
+// beside it.
+func Recheck(path string, timeout time.Duration, timeline bool) (*raftlogmodel.Result, *raftlogmodel.History, error) {
 	file, dir := path, filepath.Dir(path)
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		file, dir = filepath.Join(path, "history.json"), path
@@ -181,9 +182,12 @@ func Recheck(path string, timeout time.Duration) (*raftlogmodel.Result, *raftlog
 	if err != nil {
 		return nil, nil, err
 	}
-	res := raftlogmodel.Check(h, timeout, true)
+	res := raftlogmodel.Check(h, timeout, timeline)
 	if err := writeVerdict(dir, res, h); err != nil {
 		return res, h, err
+	}
+	if !timeline {
+		return res, h, nil
 	}
 	tl, err := os.Create(filepath.Join(dir, "timeline.html"))
 	if err != nil {
@@ -197,14 +201,15 @@ func checkMain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	timeout := fs.Duration("check-timeout", 60*time.Second, "time limit of the check (then: inconclusive)")
+	timeline := fs.Bool("timeline", true, "also write timeline.html (the check then keeps partial linearizations, which is slower)")
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: jepsen-lite check [--check-timeout D] DIR")
+		fmt.Fprintln(stderr, "usage: jepsen-lite check [--check-timeout D] [--timeline=false] DIR")
 		return ExitUsage
 	}
-	res, h, err := Recheck(fs.Arg(0), *timeout)
+	res, h, err := Recheck(fs.Arg(0), *timeout, *timeline)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		if res == nil {

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 )
@@ -142,15 +143,7 @@ func Nemeses() []Nemesis {
 	for _, n := range nemesisRegistry.m {
 		out = append(out, n)
 	}
-	slices.SortFunc(out, func(a, b Nemesis) int {
-		switch {
-		case a.Name() < b.Name():
-			return -1
-		case a.Name() > b.Name():
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b Nemesis) int { return strings.Compare(a.Name(), b.Name()) })
 	return out
 }
 

@@ -86,7 +86,7 @@ func Campaign(ctx context.Context, cc CampaignConfig) ([]Cell, linearizability.V
 				}
 				res, err := Run(ctx, cfg)
 				if err != nil && res == nil {
-					if errors.Is(err, ErrSetup) && strings.Contains(err.Error(), "can act on") {
+					if errors.Is(err, faults.ErrUnavailable) {
 						cell.Unavailable = err.Error()
 						break
 					}

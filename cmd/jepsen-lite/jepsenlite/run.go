@@ -170,7 +170,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	if len(nems) > 0 && len(r.nems) == 0 {
 		_ = sys.close()
-		return nil, fmt.Errorf("%w: none of the nemeses %v can act on engine %s", ErrSetup, cfg.Nemeses, cfg.Engine)
+		return nil, fmt.Errorf("%w: engine %s: %w: %v", ErrSetup, cfg.Engine, faults.ErrUnavailable, cfg.Nemeses)
 	}
 	for i := range cfg.Clients {
 		ro := reader

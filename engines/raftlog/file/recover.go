@@ -188,7 +188,7 @@ func (e *Engine) replay(s *segment, data []byte, first, last bool) error {
 			if !last {
 				return corruptErr(s.path, off, "segment ends without a seal but is not the last")
 			}
-			if allZero(data[off:]) {
+			if off >= int64(len(data)) || allZero(data[off:]) {
 				s.size, s.alloc = off, int64(len(data))
 				return nil
 			}

@@ -39,6 +39,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
+	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvcodec"
 )
 
 // Name is the name the engine registers under.
@@ -184,7 +185,7 @@ func (e *Engine) init(dir string, created bool) error {
 			return err
 		}
 		if v := meta.Get(purgedKey); v != nil {
-			if e.purged, err = decodeLogID(v); err != nil {
+			if e.purged, err = kvcodec.DecodeLogID(v); err != nil {
 				return err
 			}
 		}
@@ -305,7 +306,7 @@ func (e *Engine) PersistEntries(entries []raftlog.Entry) error {
 		if ent.Index != next+uint64(i) {
 			return fmt.Errorf("%w: entry %d of the batch has index %d, want %d", raftlog.ErrNonContiguous, i, ent.Index, next+uint64(i))
 		}
-		size += entryHeaderLen + len(ent.Data)
+		size += kvcodec.EntryHeaderLen + len(ent.Data)
 	}
 	// bbolt keeps the key and value slices until the commit: one buffer
 	// each, sized up front so that appending never moves them.
@@ -321,7 +322,7 @@ func (e *Engine) PersistEntries(entries []raftlog.Entry) error {
 			k := len(keys)
 			keys = binary.BigEndian.AppendUint64(keys, ent.Index)
 			v := len(values)
-			values = appendEntryValue(values, ent)
+			values = kvcodec.AppendEntry(values, ent)
 			if err := log.Put(keys[k:len(keys):len(keys)], values[v:len(values):len(values)]); err != nil {
 				return err
 			}
@@ -359,7 +360,7 @@ func (e *Engine) Entry(index uint64) (raftlog.Entry, error) {
 		if v == nil {
 			return e.missing(index)
 		}
-		ent, err = decodeEntry(index, v)
+		ent, err = kvcodec.DecodeEntry(index, v)
 		return err
 	})
 	return ent, err
@@ -405,7 +406,7 @@ func (e *Engine) Entries(lo, hi uint64) ([]raftlog.Entry, error) {
 			if index != want {
 				return e.missing(want)
 			}
-			ent, err := decodeEntry(index, v)
+			ent, err := kvcodec.DecodeEntry(index, v)
 			if err != nil {
 				return err
 			}
@@ -477,7 +478,7 @@ func (e *Engine) Purge(upTo raftlog.LogID) error {
 		if err != nil {
 			return err
 		}
-		return meta.Put(purgedKey, encodeLogID(upTo))
+		return meta.Put(purgedKey, kvcodec.EncodeLogID(upTo))
 	})
 	if err != nil {
 		return err
@@ -586,7 +587,7 @@ func (e *Engine) SaveHardState(hs raftlog.HardState) error {
 		if err != nil {
 			return err
 		}
-		return meta.Put(hardStateKey, encodeHardState(hs))
+		return meta.Put(hardStateKey, kvcodec.EncodeHardState(hs))
 	})
 }
 
@@ -609,7 +610,7 @@ func (e *Engine) LoadHardState() (raftlog.HardState, bool, error) {
 		if v == nil {
 			return nil
 		}
-		hs, err = decodeHardState(v)
+		hs, err = kvcodec.DecodeHardState(v)
 		ok = err == nil
 		return err
 	})

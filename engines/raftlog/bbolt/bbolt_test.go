@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
+	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvcodec"
 )
 
 func openEngine(t testing.TB, o raftlog.Options) *Engine {
@@ -327,7 +328,7 @@ func writeBehind(t *testing.T, dir string, bucket, key, value []byte) {
 }
 
 func TestCorruptValues(t *testing.T) {
-	good := appendEntryValue(nil, raftlog.Entry{Index: 7, Term: 1, Data: []byte("x")})
+	good := kvcodec.AppendEntry(nil, raftlog.Entry{Index: 7, Term: 1, Data: []byte("x")})
 	tests := []struct {
 		name   string
 		bucket []byte
@@ -340,7 +341,7 @@ func TestCorruptValues(t *testing.T) {
 		{"entry checksum", logBucket, logKey(5), append(bytes.Clone(good[:len(good)-1]), 'y'), func(e *Engine) error { _, err := e.Entries(1, 10); return err }},
 		{"entry under another key", logBucket, logKey(5), good, func(e *Engine) error { _, err := e.Entry(5); return err }},
 		{"hard state", metaBucket, hardStateKey, []byte("garbage-hard-state"), func(e *Engine) error { _, _, err := e.LoadHardState(); return err }},
-		{"short hard state", metaBucket, hardStateKey, seal([]byte{1, 2, 3}), func(e *Engine) error { _, _, err := e.LoadHardState(); return err }},
+		{"short hard state", metaBucket, hardStateKey, kvcodec.Seal([]byte{1, 2, 3}), func(e *Engine) error { _, _, err := e.LoadHardState(); return err }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

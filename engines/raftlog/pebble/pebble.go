@@ -33,6 +33,7 @@ import (
 	pebbledb "github.com/cockroachdb/pebble/v2"
 
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
+	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvcodec"
 )
 
 // Name is the name the engine registers under.
@@ -157,7 +158,7 @@ func (e *Engine) loadBounds() error {
 	case err != nil:
 		return readError("purge boundary", err)
 	default:
-		e.purged, err = decodeLogID(v)
+		e.purged, err = kvcodec.DecodeLogID(v)
 		_ = closer.Close()
 		if err != nil {
 			return err
@@ -254,16 +255,16 @@ func (e *Engine) PersistEntries(entries []raftlog.Entry) error {
 		if ent.Index != next+uint64(i) {
 			return fmt.Errorf("%w: entry %d of the batch has index %d, want %d", raftlog.ErrNonContiguous, i, ent.Index, next+uint64(i))
 		}
-		size += logKeyLen + entryHeaderLen + len(ent.Data) + 16
+		size += logKeyLen + kvcodec.EntryHeaderLen + len(ent.Data) + 16
 	}
 
 	b := e.db.NewBatchWithSize(size)
 	defer b.Close()
 	for _, ent := range entries {
-		op := b.SetDeferred(logKeyLen, entryHeaderLen+len(ent.Data))
+		op := b.SetDeferred(logKeyLen, kvcodec.EntryHeaderLen+len(ent.Data))
 		op.Key[0] = logPrefix
 		binary.BigEndian.PutUint64(op.Key[1:], ent.Index)
-		appendEntryValue(op.Value[:0], ent)
+		kvcodec.AppendEntry(op.Value[:0], ent)
 		if err := op.Finish(); err != nil {
 			return fmt.Errorf("raftlog/pebble: batch: %w", err)
 		}
@@ -297,7 +298,7 @@ func (e *Engine) Entry(index uint64) (raftlog.Entry, error) {
 		return raftlog.Entry{}, readError(fmt.Sprintf("entry %d", index), err)
 	}
 	defer closer.Close()
-	return decodeEntry(index, v)
+	return kvcodec.DecodeEntry(index, v)
 }
 
 // missing explains an entry absent from inside the cached bounds: after a
@@ -349,7 +350,7 @@ func (e *Engine) Entries(lo, hi uint64) ([]raftlog.Entry, error) {
 		if err != nil {
 			return nil, readError(fmt.Sprintf("entry %d", index), err)
 		}
-		ent, err := decodeEntry(index, v)
+		ent, err := kvcodec.DecodeEntry(index, v)
 		if err != nil {
 			return nil, err
 		}
@@ -385,7 +386,7 @@ func (e *Engine) Purge(upTo raftlog.LogID) error {
 	if err := b.DeleteRange(logKey(e.purged.Index+1), end, nil); err != nil {
 		return fmt.Errorf("raftlog/pebble: batch: %w", err)
 	}
-	if err := b.Set(purgedKey, encodeLogID(upTo), nil); err != nil {
+	if err := b.Set(purgedKey, kvcodec.EncodeLogID(upTo), nil); err != nil {
 		return fmt.Errorf("raftlog/pebble: batch: %w", err)
 	}
 	if err := e.commit(b, e.wo); err != nil {
@@ -493,7 +494,7 @@ func (e *Engine) SaveHardState(hs raftlog.HardState) error {
 	}
 	b := e.db.NewBatch()
 	defer b.Close()
-	if err := b.Set(hardStateKey, encodeHardState(hs), nil); err != nil {
+	if err := b.Set(hardStateKey, kvcodec.EncodeHardState(hs), nil); err != nil {
 		return fmt.Errorf("raftlog/pebble: batch: %w", err)
 	}
 	return e.commit(b, e.wo)
@@ -513,7 +514,7 @@ func (e *Engine) LoadHardState() (raftlog.HardState, bool, error) {
 		return raftlog.HardState{}, false, readError("hard state", err)
 	}
 	defer closer.Close()
-	hs, err := decodeHardState(v)
+	hs, err := kvcodec.DecodeHardState(v)
 	if err != nil {
 		return raftlog.HardState{}, false, err
 	}

@@ -31,6 +31,7 @@ const (
 	stepTruncate
 	stepFlush
 	stepHardState
+	stepReset
 )
 
 func (st step) String() string {
@@ -45,6 +46,8 @@ func (st step) String() string {
 		return "flush"
 	case stepHardState:
 		return fmt.Sprintf("save hard state term %d", st.hs.Term)
+	case stepReset:
+		return "reset"
 	}
 	return "unknown step"
 }
@@ -100,6 +103,18 @@ func makeScript(seed uint64, n int, appendOnly bool) []step {
 	return out
 }
 
+// resetScript fills, purges and resets the log, then starts it again: a
+// power loss after it must not bring back the old log or its boundary.
+func resetScript() []step {
+	return []step{
+		{kind: stepPersist, batch: makeEntries(1, 30, 1, 7<<16, crashSize)},
+		{kind: stepPurge, id: raftlog.LogID{Index: 10, Term: 1}},
+		{kind: stepHardState, hs: sampleHardState(3)},
+		{kind: stepReset},
+		{kind: stepPersist, batch: makeEntries(1, 5, 2, 7<<16|1, crashSize)},
+	}
+}
+
 // apply applies st to the model.
 func (st step) apply(m *model) {
 	switch st.kind {
@@ -109,6 +124,8 @@ func (st step) apply(m *model) {
 		m.purge(st.id)
 	case stepTruncate:
 		_ = m.truncate(st.from)
+	case stepReset:
+		m.reset()
 	}
 }
 
@@ -128,6 +145,8 @@ func (st step) run(e raftlog.Engine) error {
 		return e.Meta().Flush()
 	case stepHardState:
 		return e.Meta().SaveHardState(st.hs)
+	case stepReset:
+		return e.Log().Reset()
 	}
 	return nil
 }

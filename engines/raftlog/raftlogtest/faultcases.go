@@ -89,8 +89,12 @@ func withTail(steps []step, seed uint64, syncOnWrite bool) []step {
 
 func casePowerLoss(t testing.TB, s *suite) {
 	caps := s.faultable(t)
-	for seed := uint64(1); seed <= 6 && !t.Failed(); seed++ {
-		steps := withTail(makeScript(seed, 24, false), seed, caps.SyncOnWrite)
+	for seed := uint64(1); seed <= 7 && !t.Failed(); seed++ {
+		script := makeScript(seed, 24, false)
+		if seed == 7 {
+			script = resetScript()
+		}
+		steps := withTail(script, seed, caps.SyncOnWrite)
 		h := newHistory(steps)
 		mem := newMem(t)
 		s.keepMem(t, mem, fmt.Sprintf("seed %d before the power loss", seed))
@@ -324,57 +328,58 @@ func caseFsyncFailure(t testing.TB, s *suite) {
 			t.Errorf("%s: LastIndex() = %d after the failed %s, want 20: nothing of a failed batch is reported", v.name, ls.LastIndex(), op)
 		}
 
+		x := expectation{base: acked, appended: maybe, hs: []raftlog.HardState{hs1}}
+
+		// A power loss right after the failure: everything acknowledged
+		// before it (and whatever the engine wrongly acknowledged) is there.
+		early, perr := disk.PowerLoss(uint64(vi+1), v.pct, nil)
+		if perr != nil {
+			t.Fatalf("%s: power loss: %v", v.name, perr)
+		}
+
 		// Every later mutation must fail with ErrFailed.
 		retry := failed
 		if ls.LastIndex() != 20 {
 			retry = makeEntries(ls.LastIndex()+1, 5, 1, 2, crashSize)
-			for _, e := range retry {
-				h[e.Index] = append(h[e.Index], e)
+		}
+		refused := true
+		for _, c := range []struct {
+			name string
+			call func() error
+		}{
+			{"PersistEntries (a retry)", func() error { return ls.PersistEntries(retry) }},
+			{"SaveHardState", func() error { return ms.SaveHardState(sampleHardState(2)) }},
+			{"Flush", ls.Flush},
+			{"Truncate(10)", func() error { return ls.Truncate(10) }},
+		} {
+			if err := c.call(); !errors.Is(err, raftlog.ErrFailed) {
+				t.Errorf("%s: after the failed sync, %s = %v, want an error wrapping ErrFailed", v.name, c.name, err)
+				refused = refused && err != nil
 			}
 		}
-		var wrong []raftlog.Entry
-		hsAllowed := []raftlog.HardState{hs1}
-		if err := ls.PersistEntries(retry); !errors.Is(err, raftlog.ErrFailed) {
-			t.Errorf("%s: after the failed sync, PersistEntries (a retry) = %v, want an error wrapping ErrFailed", v.name, err)
-			if err == nil {
-				wrong = retry
-			}
-		}
-		if caps.SyncOnWrite && wrong != nil && acked.persist(wrong) == nil {
-			maybe = nil
-		}
-		hs2 := sampleHardState(2)
-		if err := ms.SaveHardState(hs2); !errors.Is(err, raftlog.ErrFailed) {
-			t.Errorf("%s: after the failed sync, SaveHardState = %v, want an error wrapping ErrFailed", v.name, err)
-			if err == nil {
-				hsAllowed = append(hsAllowed, hs2)
-			}
-		}
-		if err := ls.Flush(); !errors.Is(err, raftlog.ErrFailed) {
-			t.Errorf("%s: after the failed sync, Flush = %v, want an error wrapping ErrFailed", v.name, err)
-			if err == nil && !caps.SyncOnWrite && wrong != nil && acked.persist(wrong) == nil {
-				maybe = nil
-			}
-		}
-		if err := ls.Truncate(10); !errors.Is(err, raftlog.ErrFailed) {
-			t.Errorf("%s: after the failed sync, Truncate(10) = %v, want an error wrapping ErrFailed", v.name, err)
-			if err == nil {
-				// Hold the engine to it from here on: it said yes.
-				_ = acked.truncate(10)
-				maybe = nil
-			}
-		}
-
-		when := v.name + ": reopened after the failed sync and a power loss"
-		after, perr := disk.PowerLoss(uint64(vi+1), v.pct, nil)
+		late, perr := disk.PowerLoss(uint64(vi+101), v.pct, nil)
 		if perr != nil {
 			t.Fatalf("%s: power loss: %v", v.name, perr)
 		}
-		s.keepMem(t, after.Mem(), when)
-		cin := s.openOn(t, after.FS(), memDir)
-		x := expectation{base: acked, appended: maybe, hs: hsAllowed}
-		if m, ok := verifyRecovered(t, cin.e, x, h, when); ok {
-			continueAfter(t, cin, m, when)
+
+		crashes := []struct {
+			what string
+			disk *faults.Disk
+		}{{"right after the failed sync", early}}
+		if refused {
+			// The refused mutations must not have changed what survives.
+			crashes = append(crashes, struct {
+				what string
+				disk *faults.Disk
+			}{"after the refused mutations", late})
+		}
+		for _, c := range crashes {
+			when := fmt.Sprintf("%s: reopened after a power loss %s", v.name, c.what)
+			s.keepMem(t, c.disk.Mem(), when)
+			cin := s.openOn(t, c.disk.FS(), memDir)
+			if m, ok := verifyRecovered(t, cin.e, x, h, when); ok {
+				continueAfter(t, cin, m, when)
+			}
 		}
 	}
 }

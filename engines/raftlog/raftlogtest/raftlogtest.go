@@ -148,6 +148,7 @@ type recorder struct {
 	failed   bool
 	skipped  bool
 	first    string
+	msgs     []string // every failure message, in order
 	skipMsg  string
 	cleanups []func()
 }
@@ -171,8 +172,12 @@ func (r *recorder) goRun(f func()) {
 func (r *recorder) fail(msg string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	msg = strings.TrimSpace(msg)
 	if !r.failed || r.first == "" {
-		r.first = strings.TrimSpace(msg)
+		r.first = msg
+	}
+	if msg != "" {
+		r.msgs = append(r.msgs, msg)
 	}
 	r.failed = true
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
+	"github.com/ordeal-dev/ordeal/engines/raftlog/file"
 	"github.com/ordeal-dev/ordeal/engines/raftlog/memory"
 )
 
@@ -24,8 +25,14 @@ func TestToyConforms(t *testing.T) {
 	Run(t, toyHarness("toy", toyBugs{}))
 }
 
+// TestToyFlushOnlyConforms runs the suite on the toy engine that declares
+// SyncOnWrite false and saves only at Flush.
+func TestToyFlushOnlyConforms(t *testing.T) {
+	Run(t, toyHarness("toy-flush-only", toyBugs{flushOnly: true}))
+}
+
 func TestFailuresOfConformingEngines(t *testing.T) {
-	for _, h := range []Harness{memoryHarness(), toyHarness("toy", toyBugs{})} {
+	for _, h := range []Harness{memoryHarness(), toyHarness("toy", toyBugs{}), toyHarness("toy-flush-only", toyBugs{flushOnly: true})} {
 		if f := Failures(h); len(f) != 0 {
 			t.Errorf("engine %s: Failures = %v, want none", h.Name, f)
 		}
@@ -50,6 +57,8 @@ func TestToyMutantsCaught(t *testing.T) {
 		{"forget_purge", toyBugs{forgetPurge: true}, "reopen_truncate_purge"},
 		{"volatile_truncate", toyBugs{volatileTruncate: true}, "reopen_truncate_purge"},
 		{"entry_not_found_below_boundary", toyBugs{entryNotFoundZero: true}, "read_errors"},
+		{"flush_only_skip_sync", toyBugs{flushOnly: true, skipSync: true}, "power_loss"},
+		{"flush_only_retry_sync", toyBugs{flushOnly: true, retrySync: true}, "fsync_failure"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := Failures(toyHarness("toy-"+tc.name, tc.bugs))
@@ -204,5 +213,26 @@ func TestCaseNamesStable(t *testing.T) {
 func TestFailuresWithoutOpen(t *testing.T) {
 	if f := Failures(Harness{Name: "none"}); len(f) != 1 {
 		t.Errorf("Failures of a harness without Open = %v, want one failure", f)
+	}
+}
+
+// TestAckAfterFailedSyncLosesData shows that the power-loss check of the
+// fsync case catches an engine that acknowledges a batch after its sync
+// failed on its own, besides the check of the acknowledgement itself.
+func TestAckAfterFailedSyncLosesData(t *testing.T) {
+	h := Harness{
+		Name: "file-retry-sync",
+		Open: func(o raftlog.Options) (raftlog.Engine, error) {
+			return file.OpenWithBugs(o, file.Bugs{RetrySyncAfterError: true})
+		},
+	}
+	r := runRecorded(testCase{name: "fsync_failure", run: caseFsyncFailure}, &suite{h: h})
+	var acked, lost bool
+	for _, m := range r.msgs {
+		acked = acked || strings.Contains(m, "reported success")
+		lost = lost || strings.Contains(m, "are lost")
+	}
+	if !acked || !lost {
+		t.Errorf("fsync_failure on an engine that acknowledges after a failed sync: flagged the acknowledgement %v, the lost entries %v; messages:\n%s", acked, lost, strings.Join(r.msgs, "\n"))
 	}
 }

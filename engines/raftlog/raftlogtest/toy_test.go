@@ -43,6 +43,10 @@ type toyBugs struct {
 	forgetPurge       bool // does not save the purge boundary
 	volatileTruncate  bool // Truncate changes memory but not the file
 	entryNotFoundZero bool // Entry below the boundary reports ErrNotFound
+
+	// flushOnly is a mode, not a bug: mutations are saved at Flush only,
+	// and the engine declares SyncOnWrite false.
+	flushOnly bool
 }
 
 var (
@@ -152,7 +156,7 @@ func openToy(o raftlog.Options, bugs toyBugs) (*toyEngine, error) {
 func (e *toyEngine) Log() raftlog.LogStore   { return e }
 func (e *toyEngine) Meta() raftlog.MetaStore { return e }
 func (e *toyEngine) Capabilities() raftlog.Capabilities {
-	return raftlog.Capabilities{Persistent: true, SyncOnWrite: true, UsesFS: true}
+	return raftlog.Capabilities{Persistent: true, SyncOnWrite: !e.bugs.flushOnly, UsesFS: true}
 }
 
 func (e *toyEngine) Close() error {
@@ -227,7 +231,7 @@ func (e *toyEngine) mutate(f func(m *model) error, persistIt bool) error {
 	if err := f(next); err != nil {
 		return err
 	}
-	if persistIt {
+	if persistIt && !e.bugs.flushOnly {
 		if err := e.save(next, e.hs, e.hsSet); err != nil {
 			if !e.bugs.noFailedState {
 				e.failed = true
@@ -279,13 +283,21 @@ func (e *toyEngine) Reset() error {
 }
 
 func (e *toyEngine) Flush() error {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	switch {
 	case e.closed:
 		return raftlog.ErrClosed
 	case e.failed:
 		return raftlog.ErrFailed
+	case !e.bugs.flushOnly:
+		return nil
+	}
+	if err := e.save(e.m, e.hs, e.hsSet); err != nil {
+		if !e.bugs.noFailedState {
+			e.failed = true
+		}
+		return fmt.Errorf("toy: flush: %w", err)
 	}
 	return nil
 }
@@ -360,6 +372,10 @@ func (e *toyEngine) SaveHardState(hs raftlog.HardState) error {
 		return raftlog.ErrClosed
 	case e.failed:
 		return raftlog.ErrFailed
+	}
+	if e.bugs.flushOnly {
+		e.hs, e.hsSet = hs, true
+		return nil
 	}
 	if err := e.save(e.m, hs, true); err != nil {
 		if !e.bugs.noFailedState {

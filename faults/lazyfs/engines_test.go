@@ -197,12 +197,12 @@ func checkAfter(t testing.TB, mode, dir string, acked int) (lost int, why string
 // seeded number of acks, a crash keeping a seeded share of the unsynced
 // blocks and entries, and the check.
 type crashRun struct {
-	seed         uint64
-	kill, acked  int
-	keep         int
-	unsynced     Unsynced
-	lost         int
-	why          string
+	seed        uint64
+	kill, acked int
+	keep        int
+	unsynced    Unsynced
+	lost        int
+	why         string
 }
 
 func (r crashRun) String() string {

@@ -8,9 +8,9 @@ import (
 )
 
 // openBench opens the engine on the operating system's files.
-func openBench(b *testing.B) *Engine {
+func openBench(b *testing.B, params map[string]string) *Engine {
 	b.Helper()
-	e, err := Open(raftlog.Options{Dir: b.TempDir()})
+	e, err := Open(raftlog.Options{Dir: b.TempDir(), Params: params})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -20,9 +20,12 @@ func openBench(b *testing.B) *Engine {
 
 // BenchmarkPersist appends batches, each synced, and reports entries/s.
 func BenchmarkPersist(b *testing.B) {
-	for _, c := range []struct{ size, batch int }{{128, 1}, {1024, 64}, {16384, 1024}} {
-		b.Run(fmt.Sprintf("size=%d/batch=%d/engine=file", c.size, c.batch), func(b *testing.B) {
-			e := openBench(b)
+	for _, c := range []struct {
+		size, batch int
+		prealloc    string
+	}{{128, 1, "auto"}, {1024, 64, "auto"}, {1024, 64, "off"}, {16384, 1024, "auto"}} {
+		b.Run(fmt.Sprintf("size=%d/batch=%d/preallocate=%s/engine=file", c.size, c.batch, c.prealloc), func(b *testing.B) {
+			e := openBench(b, map[string]string{ParamPreallocate: c.prealloc})
 			batch := makeBatch(1, c.batch, 1, c.size)
 			b.SetBytes(int64(c.size * c.batch))
 			b.ReportAllocs()
@@ -53,7 +56,7 @@ func fill(b *testing.B, e *Engine, n, size int) {
 }
 
 func BenchmarkRead(b *testing.B) {
-	e := openBench(b)
+	e := openBench(b, nil)
 	fill(b, e, 20000, 1024)
 	b.Run("op=entry", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {

@@ -55,6 +55,7 @@ type Engine struct {
 	buf  []byte
 	rel  []int64
 	locs []loc
+	zbuf []byte
 
 	hsMu  sync.Mutex
 	hs    raftlog.HardState
@@ -280,15 +281,12 @@ func syncDir(fs vfs.FS, dir string) error {
 	return nil
 }
 
-// writeZeros writes zeros to f in [from, to).
-func writeZeros(f vfs.File, from, to int64) error {
-	if to <= from {
-		return nil
-	}
-	// A fresh buffer each time: a File may modify what it is given.
-	z := make([]byte, min(to-from, 1<<20))
+// writeZeros writes zeros to f in [from, to), with z as scratch.
+func writeZeros(f vfs.File, from, to int64, z []byte) error {
 	for off := from; off < to; {
 		n := min(int64(len(z)), to-off)
+		// Cleared each time: a File may modify what it is given.
+		clear(z[:n])
 		if _, err := f.WriteAt(z[:n], off); err != nil {
 			return err
 		}
@@ -306,7 +304,7 @@ func (e *Engine) writeFrames(s *segment, buf []byte) error {
 	end := off + int64(len(buf))
 	if e.prealloc && end > s.alloc {
 		to := max(min(alignUp2(end, preallocChunk), e.p.segmentSize), end)
-		if err := writeZeros(s.f, end, to); err != nil {
+		if err := writeZeros(s.f, end, to, e.zeros()); err != nil {
 			return fmt.Errorf("preallocate %s at %d: %w", s.path, end, err)
 		}
 		s.alloc = to
@@ -315,6 +313,14 @@ func (e *Engine) writeFrames(s *segment, buf []byte) error {
 		return fmt.Errorf("sync %s: %w", s.path, err)
 	}
 	return nil
+}
+
+// zeros returns the writer's scratch for writing zeros.
+func (e *Engine) zeros() []byte {
+	if e.zbuf == nil {
+		e.zbuf = make([]byte, 1<<20)
+	}
+	return e.zbuf
 }
 
 func alignUp2(n, a int64) int64 { return (n + a - 1) / a * a }
@@ -333,7 +339,7 @@ func (e *Engine) createSegment(h segHeader) (*segment, error) {
 		}
 		if e.prealloc {
 			s.alloc = min(e.p.segmentSize, preallocChunk)
-			if err := writeZeros(f, segHeaderSize, s.alloc); err != nil {
+			if err := writeZeros(f, segHeaderSize, s.alloc, e.zeros()); err != nil {
 				return fmt.Errorf("preallocate %s: %w", path, err)
 			}
 		}

@@ -203,7 +203,7 @@ func (e *Engine) replay(s *segment, data []byte, first, last bool) error {
 		// A torn tail: zero it so that later appends are never followed by
 		// leftover bytes.
 		end := lastNonZero(data)
-		if err := writeZeros(s.f, off, end); err != nil {
+		if err := writeZeros(s.f, off, end, e.zeros()); err != nil {
 			return fmt.Errorf("file: cut the torn tail of %s at %d: %w", s.path, off, err)
 		}
 		if err := s.f.SyncData(); err != nil {

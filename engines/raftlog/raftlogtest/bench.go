@@ -3,6 +3,9 @@ package raftlogtest
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -14,9 +17,9 @@ import (
 // benchmarks work on.
 const benchLog = 10_000
 
-// persistBudget bounds what one persist benchmark writes before it resets
-// the log (outside the timer), so that large entries in large batches do not
-// fill the disk.
+// persistBudget bounds what one persist benchmark writes into one engine
+// before it replaces it (outside the timer) with a fresh one in a new
+// directory, so that large entries in large batches do not fill the disk.
 const persistBudget = 64 << 20
 
 // benchCase is one benchmark of the shared body. Its name is the key=value
@@ -75,16 +78,22 @@ func sizeName(n int) string {
 // benchmark.
 func benchEngine(b *testing.B, h Harness) (raftlog.Engine, bool) {
 	b.Helper()
-	e, err := h.Open(raftlog.Options{Dir: b.TempDir(), FS: vfs.Default})
-	if err != nil {
-		b.Fatalf("open engine %s: %v", h.Name, err)
-	}
+	e := openBench(b, h, b.TempDir())
 	b.Cleanup(func() {
 		if err := e.Close(); err != nil {
 			b.Errorf("close engine %s: %v", h.Name, err)
 		}
 	})
 	return e, e.Capabilities().SyncOnWrite
+}
+
+func openBench(b *testing.B, h Harness, dir string) raftlog.Engine {
+	b.Helper()
+	e, err := h.Open(raftlog.Options{Dir: dir, FS: vfs.Default})
+	if err != nil {
+		b.Fatalf("open engine %s: %v", h.Name, err)
+	}
+	return e
 }
 
 // benchData is the payload every benchmark entry of a size carries.
@@ -129,8 +138,19 @@ func durable(b *testing.B, ls raftlog.LogStore, syncOnWrite bool) {
 }
 
 func benchPersist(b *testing.B, h Harness, size, batch int) {
-	e, syncOnWrite := benchEngine(b, h)
-	ls := e.Log()
+	base := b.TempDir()
+	gen := 0
+	open := func() raftlog.Engine {
+		gen++
+		return openBench(b, h, filepath.Join(base, strconv.Itoa(gen)))
+	}
+	e := open()
+	defer func() {
+		if err := e.Close(); err != nil {
+			b.Errorf("close engine %s: %v", h.Name, err)
+		}
+	}()
+	syncOnWrite := e.Capabilities().SyncOnWrite
 	data := benchData(size)
 	ents := make([]raftlog.Entry, batch)
 	next, written := uint64(1), 0
@@ -140,20 +160,23 @@ func benchPersist(b *testing.B, h Harness, size, batch int) {
 	for i := 0; i < b.N; i++ {
 		if written > 0 && written+size*batch > persistBudget {
 			b.StopTimer()
-			if err := ls.Reset(); err != nil {
-				b.Fatalf("reset after %d bytes: %v", written, err)
+			if err := e.Close(); err != nil {
+				b.Fatalf("close engine %s after %d bytes: %v", h.Name, written, err)
 			}
-			durable(b, ls, syncOnWrite)
+			if err := os.RemoveAll(filepath.Join(base, strconv.Itoa(gen))); err != nil {
+				b.Fatalf("remove the full engine directory: %v", err)
+			}
+			e = open()
 			next, written = 1, 0
 			b.StartTimer()
 		}
 		for k := range ents {
 			ents[k] = raftlog.Entry{Index: next + uint64(k), Term: 1, Data: data}
 		}
-		if err := ls.PersistEntries(ents); err != nil {
+		if err := e.Log().PersistEntries(ents); err != nil {
 			b.Fatalf("persist %d entries at %d: %v", batch, next, err)
 		}
-		durable(b, ls, syncOnWrite)
+		durable(b, e.Log(), syncOnWrite)
 		next += uint64(batch)
 		written += size * batch
 	}

@@ -125,6 +125,15 @@ func caseReset(t testing.TB, s *suite) {
 	checkLog(t, in.log(), m, "after Reset")
 	persist(t, in.log(), m, makeEntries(1, 5, 2, 1, nil), "persist 1..5 after Reset")
 	checkLog(t, in.log(), m, "after Reset and a new batch")
+	// A reset of a log that was never purged, spanning more data.
+	persist(t, in.log(), m, makeEntries(6, 200, 2, 2, crashSize), "persist 6..205")
+	if err := in.log().Reset(); err != nil {
+		t.Fatalf("second Reset: %v", err)
+	}
+	m.reset()
+	checkLog(t, in.log(), m, "after a second Reset")
+	persist(t, in.log(), m, makeEntries(1, 5, 3, 3, nil), "persist 1..5 after the second Reset")
+	checkLog(t, in.log(), m, "after the second Reset and a new batch")
 }
 
 func caseEmptyPersist(t testing.TB, s *suite) {

@@ -102,8 +102,9 @@
 //     unsynced data. After reopening, every durable entry is there with its
 //     content, nothing follows a gap, no entry holds content never written at
 //     its index, no boundary appears that was not set, and no truncated
-//     entry returns. The recovered engine must then take new entries and
-//     keep them across a reopen.
+//     entry returns. One script resets the log and starts it again: neither
+//     the old entries nor the old boundary may come back. The recovered
+//     engine must then take new entries and keep them across a reopen.
 //   - power_loss_mid_write: the same checks for a power loss at every sync
 //     the engine makes (sampled when there are many), taken before the sync
 //     goes through, so the operation in flight is written but not synced:
@@ -114,9 +115,14 @@
 //     must reach the caller as an error wrapping the injected EIO, leave
 //     LastIndex unchanged, and make every later PersistEntries, Flush,
 //     Truncate and SaveHardState fail with raftlog.ErrFailed. After a power
-//     loss and a reopen, every entry acknowledged before the failure is
-//     there. An engine that acknowledges after a failed sync (retrying it)
-//     is flagged, and held to what it acknowledged by the power-loss check.
+//     loss right after the failure, and another after the refused
+//     mutations, every entry acknowledged before the failure is there and
+//     the failed batch may survive only as a prefix. An engine that
+//     acknowledges after a failed sync (retrying it) is flagged, and held to
+//     what it acknowledged by the power-loss check, which then finds it
+//     lost. A second variant fails the second sync of the batch instead of
+//     the first (a data sync that passed, a directory or metadata sync
+//     that did not).
 //
 // # Capabilities
 //

@@ -96,20 +96,6 @@ func (in *instance) reopen() {
 	in.openNow()
 }
 
-// crashTo abandons the engine (its Close error is ignored: the files it
-// would write are no longer the ones reopened) and opens it on fs, the state
-// of the file system after a crash.
-func (in *instance) crashTo(fs vfs.FS) {
-	in.t.Helper()
-	if !in.closed {
-		in.closed = true
-		_ = in.e.Close()
-	}
-	in.o.FS = fs
-	in.faulted = false
-	in.openNow()
-}
-
 // settle makes every acknowledged mutation durable: nothing to do for an
 // engine that declares SyncOnWrite, a Flush of both stores otherwise.
 func (in *instance) settle() {

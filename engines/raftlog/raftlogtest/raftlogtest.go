@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -256,14 +255,4 @@ func (r *recorder) Setenv(key, value string) {
 
 func (r *recorder) Chdir(dir string) {
 	r.Fatalf("raftlogtest: Chdir(%q) is not available to recorded cases", dir)
-}
-
-// sortedKeys returns m's keys in order, for stable messages.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

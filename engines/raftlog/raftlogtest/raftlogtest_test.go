@@ -2,6 +2,7 @@ package raftlogtest
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -235,4 +236,14 @@ func TestAckAfterFailedSyncLosesData(t *testing.T) {
 	if !acked || !lost {
 		t.Errorf("fsync_failure on an engine that acknowledges after a failed sync: flagged the acknowledgement %v, the lost entries %v; messages:\n%s", acked, lost, strings.Join(r.msgs, "\n"))
 	}
+}
+
+// sortedKeys returns m's keys in order, for stable messages.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

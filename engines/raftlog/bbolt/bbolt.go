@@ -5,8 +5,8 @@
 // big-endian index, and "meta", with the hard state and the purge boundary.
 // Each mutation is one bbolt Update transaction; Truncate and Purge delete
 // their key range with a cursor, and a Purge or Reset that empties the log
-// drops the bucket instead. FirstIndex, LastIndex and the purge boundary are
-// cached in memory and rebuilt at open.
+// drops the bucket instead. The log rules and the cached bounds are kvlog's;
+// this package lays out the buckets and runs bbolt.
 //
 // bbolt reads its file through mmap and writes it with the operating system's
 // calls, so it cannot take a vfs.FS: Capabilities().UsesFS is false, Open
@@ -31,8 +31,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -40,6 +38,7 @@ import (
 
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
 	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvcodec"
+	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvlog"
 )
 
 // Name is the name the engine registers under.
@@ -53,34 +52,17 @@ func init() {
 }
 
 // Engine is a raftlog engine on a bbolt database. It is its own LogStore and
-// MetaStore.
+// MetaStore: the log rules live in kvlog.Store, over the database as a
+// kvlog.Backend.
 type Engine struct {
-	db          *bolt.DB
-	syncOnWrite bool
-
-	// logMu serializes the log's mutations and metaMu the hard state's;
-	// Close takes both.
-	logMu  sync.Mutex
-	metaMu sync.Mutex
-
-	// mu guards the cached bounds. Readers hold it shared for the whole read,
-	// and Truncate, Purge and Reset hold it exclusively across their
-	// transaction, so the bounds a reader checks match the snapshot it reads.
-	// Appends write only above LastIndex and take it only to publish the new
-	// LastIndex.
-	mu     sync.RWMutex
-	purged raftlog.LogID
-	last   uint64
-
-	closed  atomic.Bool
-	failMu  sync.Mutex
-	failure error
+	*kvlog.Store
 }
 
 var (
 	_ raftlog.Engine    = (*Engine)(nil)
 	_ raftlog.LogStore  = (*Engine)(nil)
 	_ raftlog.MetaStore = (*Engine)(nil)
+	_ kvlog.Backend     = (*store)(nil)
 )
 
 // Tuning.
@@ -139,18 +121,34 @@ func Open(o raftlog.Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raftlog/bbolt: open %s: %w", path, err)
 	}
-	e := &Engine{db: db, syncOnWrite: !noSync}
-	if err := e.init(o.Dir, created); err != nil {
+	kv := &store{db: db}
+	if err := kv.init(o.Dir, created); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("raftlog/bbolt: open %s: %w", path, err)
 	}
-	return e, nil
+	s, err := kvlog.Open(kv, kvlog.Config{
+		Name:         "raftlog/bbolt",
+		Capabilities: raftlog.Capabilities{Persistent: true, SyncOnWrite: !noSync, UsesFS: false},
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("raftlog/bbolt: open %s: %w", path, err)
+	}
+	return &Engine{Store: s}, nil
 }
 
-// init creates the buckets of a new file and rebuilds the cached bounds.
-func (e *Engine) init(dir string, created bool) error {
+// store is the kvlog.Backend of a bbolt database. Each batch is one Update
+// transaction, fsynced unless the database was opened with NoSync; deletions
+// go key by key with a cursor, and one that empties the log drops the bucket
+// instead.
+type store struct {
+	db *bolt.DB
+}
+
+// init creates the buckets of a new file.
+func (s *store) init(dir string, created bool) error {
 	var fresh bool
-	err := e.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		fresh = tx.Bucket(logBucket) == nil && tx.Bucket(metaBucket) == nil
 		return nil
 	})
@@ -158,7 +156,7 @@ func (e *Engine) init(dir string, created bool) error {
 		return err
 	}
 	if fresh {
-		err := e.db.Update(func(tx *bolt.Tx) error {
+		err := s.db.Update(func(tx *bolt.Tx) error {
 			for _, name := range [][]byte{logBucket, metaBucket} {
 				if _, err := tx.CreateBucket(name); err != nil {
 					return err
@@ -169,45 +167,15 @@ func (e *Engine) init(dir string, created bool) error {
 		if err != nil {
 			return err
 		}
-		if err := e.db.Sync(); err != nil {
+		if err := s.db.Sync(); err != nil {
 			return err
 		}
 	}
 	if created {
 		// bbolt does not sync the directory entry of the file it creates.
-		if err := syncDir(dir); err != nil {
-			return err
-		}
+		return syncDir(dir)
 	}
-	return e.view(func(tx *bolt.Tx) error {
-		log, meta, err := buckets(tx)
-		if err != nil {
-			return err
-		}
-		if v := meta.Get(purgedKey); v != nil {
-			if e.purged, err = kvcodec.DecodeLogID(v); err != nil {
-				return err
-			}
-		}
-		e.last = e.purged.Index
-		c := log.Cursor()
-		k, _ := c.First()
-		if k == nil {
-			return nil
-		}
-		first, ok := keyIndex(k)
-		if !ok {
-			return fmt.Errorf("%w: key %x in the log bucket is not an index", raftlog.ErrCorrupt, k)
-		}
-		if first != e.purged.Index+1 {
-			return fmt.Errorf("%w: first entry is %d, purge boundary is %s", raftlog.ErrCorrupt, first, e.purged)
-		}
-		k, _ = c.Last()
-		if e.last, ok = keyIndex(k); !ok {
-			return fmt.Errorf("%w: key %x in the log bucket is not an index", raftlog.ErrCorrupt, k)
-		}
-		return nil
-	})
+	return nil
 }
 
 func syncDir(dir string) error {
@@ -232,93 +200,54 @@ func buckets(tx *bolt.Tx) (log, meta *bolt.Bucket, err error) {
 
 // view runs fn in a read transaction. bbolt panics on some damage to its
 // pages; that is corruption too.
-func (e *Engine) view(fn func(*bolt.Tx) error) (err error) {
+func (s *store) view(fn func(*bolt.Tx) error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: bbolt: %v", raftlog.ErrCorrupt, r)
 		}
 	}()
-	return e.db.View(fn)
+	return s.db.View(fn)
 }
 
-// update runs fn in a write transaction. Any error fails the engine: fn
-// returns errors only for damage or a storage error, and a commit that
-// failed may have reached the disk in part.
-func (e *Engine) update(fn func(*bolt.Tx) error) (err error) {
+// Apply runs b in one write transaction. Whether it is synced was decided
+// at open (bbolt's NoSync), to match the Store's sync. fn returns errors only
+// for damage or a storage error, and the Store fails on any.
+func (s *store) Apply(b *kvlog.Batch, _ bool) (err error) {
+	// bbolt keeps the key and value slices until the commit: one buffer
+	// each, sized up front so that appending never moves them.
+	var keys, values []byte
+	if len(b.Append) > 0 {
+		size := 0
+		for _, ent := range b.Append {
+			size += kvcodec.EntryLen(ent)
+		}
+		keys = make([]byte, 0, logKeyLen*len(b.Append))
+		values = make([]byte, 0, size)
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("bbolt panicked: %v", r)
 		}
-		if err != nil {
-			err = e.fail(err)
-		}
 	}()
-	return e.db.Update(fn)
-}
-
-func (e *Engine) fail(cause error) error {
-	e.failMu.Lock()
-	if e.failure == nil {
-		e.failure = cause
-	}
-	e.failMu.Unlock()
-	return fmt.Errorf("raftlog/bbolt: %w: %w", raftlog.ErrFailed, cause)
-}
-
-func (e *Engine) failed() error {
-	e.failMu.Lock()
-	defer e.failMu.Unlock()
-	return e.failure
-}
-
-// writable returns why a mutation must be refused, if it must.
-func (e *Engine) writable() error {
-	if e.closed.Load() {
-		return raftlog.ErrClosed
-	}
-	if cause := e.failed(); cause != nil {
-		return fmt.Errorf("raftlog/bbolt: %w: %w", raftlog.ErrFailed, cause)
-	}
-	return nil
-}
-
-func (e *Engine) Log() raftlog.LogStore   { return e }
-func (e *Engine) Meta() raftlog.MetaStore { return e }
-
-func (e *Engine) Capabilities() raftlog.Capabilities {
-	return raftlog.Capabilities{Persistent: true, SyncOnWrite: e.syncOnWrite, UsesFS: false}
-}
-
-func (e *Engine) PersistEntries(entries []raftlog.Entry) error {
-	if len(entries) == 0 {
-		return nil
-	}
-	e.logMu.Lock()
-	defer e.logMu.Unlock()
-	if err := e.writable(); err != nil {
-		return err
-	}
-	e.mu.RLock()
-	next := e.last + 1
-	e.mu.RUnlock()
-	size := 0
-	for i, ent := range entries {
-		if ent.Index != next+uint64(i) {
-			return fmt.Errorf("%w: entry %d of the batch has index %d, want %d", raftlog.ErrNonContiguous, i, ent.Index, next+uint64(i))
-		}
-		size += kvcodec.EntryHeaderLen + len(ent.Data)
-	}
-	// bbolt keeps the key and value slices until the commit: one buffer
-	// each, sized up front so that appending never moves them.
-	keys := make([]byte, 0, logKeyLen*len(entries))
-	values := make([]byte, 0, size)
-	err := e.update(func(tx *bolt.Tx) error {
-		log, _, err := buckets(tx)
+	return s.db.Update(func(tx *bolt.Tx) error {
+		log, meta, err := buckets(tx)
 		if err != nil {
 			return err
 		}
-		log.FillPercent = logFillPercent
-		for _, ent := range entries {
+		if d := b.Delete; d != nil {
+			if d.Empties {
+				log, err = emptyLog(tx)
+			} else {
+				err = deleteFrom(log, d.From, d.To)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if len(b.Append) > 0 {
+			log.FillPercent = logFillPercent
+		}
+		for _, ent := range b.Append {
 			k := len(keys)
 			keys = binary.BigEndian.AppendUint64(keys, ent.Index)
 			v := len(values)
@@ -327,101 +256,19 @@ func (e *Engine) PersistEntries(entries []raftlog.Entry) error {
 				return err
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	e.mu.Lock()
-	e.last = entries[len(entries)-1].Index
-	e.mu.Unlock()
-	return nil
-}
-
-func (e *Engine) Entry(index uint64) (raftlog.Entry, error) {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	if e.closed.Load() {
-		return raftlog.Entry{}, raftlog.ErrClosed
-	}
-	if index <= e.purged.Index {
-		return raftlog.Entry{}, fmt.Errorf("%w: index %d, purged up to %d", raftlog.ErrCompacted, index, e.purged.Index)
-	}
-	if index > e.last {
-		return raftlog.Entry{}, fmt.Errorf("%w: index %d, last is %d", raftlog.ErrNotFound, index, e.last)
-	}
-	var ent raftlog.Entry
-	err := e.view(func(tx *bolt.Tx) error {
-		log, _, err := buckets(tx)
-		if err != nil {
-			return err
-		}
-		v := log.Get(logKey(index))
-		if v == nil {
-			return e.missing(index)
-		}
-		ent, err = kvcodec.DecodeEntry(index, v)
-		return err
-	})
-	return ent, err
-}
-
-// missing explains an entry absent from inside the cached bounds.
-func (e *Engine) missing(index uint64) error {
-	if cause := e.failed(); cause != nil {
-		return fmt.Errorf("raftlog/bbolt: entry %d: %w: %w", index, raftlog.ErrFailed, cause)
-	}
-	return fmt.Errorf("%w: entry %d (key %x) is missing from the log %d..%d", raftlog.ErrCorrupt, index, logKey(index), e.purged.Index+1, e.last)
-}
-
-func (e *Engine) Entries(lo, hi uint64) ([]raftlog.Entry, error) {
-	if lo == 0 || lo > hi {
-		return nil, fmt.Errorf("%w: [%d, %d]", raftlog.ErrInvalidRange, lo, hi)
-	}
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	if e.closed.Load() {
-		return nil, raftlog.ErrClosed
-	}
-	if lo <= e.purged.Index {
-		return nil, fmt.Errorf("%w: range starts at %d, purged up to %d", raftlog.ErrCompacted, lo, e.purged.Index)
-	}
-	hi = min(hi, e.last)
-	if lo > hi {
-		return nil, nil
-	}
-	out := make([]raftlog.Entry, 0, hi-lo+1)
-	err := e.view(func(tx *bolt.Tx) error {
-		log, _, err := buckets(tx)
-		if err != nil {
-			return err
-		}
-		c := log.Cursor()
-		want := lo
-		for k, v := c.Seek(logKey(lo)); k != nil && want <= hi; k, v = c.Next() {
-			index, ok := keyIndex(k)
-			if !ok {
-				return fmt.Errorf("%w: key %x in the log bucket is not an index", raftlog.ErrCorrupt, k)
+		for _, m := range b.Meta {
+			key, err := metaKey(m.Key)
+			if err == nil && m.Value == nil {
+				err = meta.Delete(key)
+			} else if err == nil {
+				err = meta.Put(key, m.Value)
 			}
-			if index != want {
-				return e.missing(want)
-			}
-			ent, err := kvcodec.DecodeEntry(index, v)
 			if err != nil {
 				return err
 			}
-			out = append(out, ent)
-			want++
-		}
-		if want <= hi {
-			return e.missing(want)
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // deleteFrom deletes the log keys from lo up to and including hi.
@@ -433,7 +280,7 @@ func deleteFrom(log *bolt.Bucket, lo, hi uint64) error {
 	for k, _ := c.Seek(start); k != nil; k, _ = c.Seek(start) {
 		index, ok := keyIndex(k)
 		if !ok {
-			return fmt.Errorf("%w: key %x in the log bucket is not an index", raftlog.ErrCorrupt, k)
+			return notLogKey(k)
 		}
 		if index > hi {
 			return nil
@@ -454,190 +301,96 @@ func emptyLog(tx *bolt.Tx) (*bolt.Bucket, error) {
 	return tx.CreateBucket(logBucket)
 }
 
-func (e *Engine) Purge(upTo raftlog.LogID) error {
-	e.logMu.Lock()
-	defer e.logMu.Unlock()
-	if err := e.writable(); err != nil {
-		return err
+// Sync fdatasyncs the file.
+func (s *store) Sync() error {
+	if err := s.db.Sync(); err != nil {
+		return fmt.Errorf("sync: %w", err)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if upTo.Index <= e.purged.Index {
-		return nil
-	}
-	err := e.update(func(tx *bolt.Tx) error {
-		log, meta, err := buckets(tx)
-		if err != nil {
-			return err
-		}
-		if upTo.Index >= e.last {
-			_, err = emptyLog(tx)
-		} else {
-			err = deleteFrom(log, e.purged.Index+1, upTo.Index)
-		}
-		if err != nil {
-			return err
-		}
-		return meta.Put(purgedKey, kvcodec.EncodeLogID(upTo))
-	})
-	if err != nil {
-		return err
-	}
-	e.purged = upTo
-	e.last = max(e.last, upTo.Index)
 	return nil
 }
 
-func (e *Engine) Truncate(from uint64) error {
-	e.logMu.Lock()
-	defer e.logMu.Unlock()
-	if err := e.writable(); err != nil {
-		return err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if from <= e.purged.Index {
-		return fmt.Errorf("%w: truncate from %d, purged up to %d", raftlog.ErrCompacted, from, e.purged.Index)
-	}
-	if from > e.last {
-		return nil
-	}
-	err := e.update(func(tx *bolt.Tx) error {
+func (s *store) GetEntry(index uint64, fn func(v []byte) error) (found bool, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
 		log, _, err := buckets(tx)
 		if err != nil {
 			return err
 		}
-		return deleteFrom(log, from, e.last)
-	})
-	if err != nil {
-		return err
-	}
-	e.last = from - 1
-	return nil
-}
-
-func (e *Engine) Reset() error {
-	e.logMu.Lock()
-	defer e.logMu.Unlock()
-	if err := e.writable(); err != nil {
-		return err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	err := e.update(func(tx *bolt.Tx) error {
-		_, meta, err := buckets(tx)
-		if err != nil {
-			return err
-		}
-		if _, err := emptyLog(tx); err != nil {
-			return err
-		}
-		return meta.Delete(purgedKey)
-	})
-	if err != nil {
-		return err
-	}
-	e.purged, e.last = raftlog.LogID{}, 0
-	return nil
-}
-
-// Flush fdatasyncs the file when transactions are not synced, and refuses
-// on a failed engine either way.
-func (e *Engine) Flush() error {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	if err := e.writable(); err != nil {
-		return err
-	}
-	if e.syncOnWrite {
-		return nil
-	}
-	if err := e.db.Sync(); err != nil {
-		return e.fail(fmt.Errorf("sync: %w", err))
-	}
-	return nil
-}
-
-func (e *Engine) FirstIndex() uint64 {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	return e.purged.Index + 1
-}
-
-func (e *Engine) LastIndex() uint64 {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	return e.last
-}
-
-func (e *Engine) PurgedID() raftlog.LogID {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	return e.purged
-}
-
-func (e *Engine) SaveHardState(hs raftlog.HardState) error {
-	e.metaMu.Lock()
-	defer e.metaMu.Unlock()
-	if err := e.writable(); err != nil {
-		return err
-	}
-	return e.update(func(tx *bolt.Tx) error {
-		_, meta, err := buckets(tx)
-		if err != nil {
-			return err
-		}
-		return meta.Put(hardStateKey, kvcodec.EncodeHardState(hs))
-	})
-}
-
-func (e *Engine) LoadHardState() (raftlog.HardState, bool, error) {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	if e.closed.Load() {
-		return raftlog.HardState{}, false, raftlog.ErrClosed
-	}
-	var (
-		hs raftlog.HardState
-		ok bool
-	)
-	err := e.view(func(tx *bolt.Tx) error {
-		_, meta, err := buckets(tx)
-		if err != nil {
-			return err
-		}
-		v := meta.Get(hardStateKey)
-		if v == nil {
+		v := log.Get(logKey(index))
+		if found = v != nil; !found {
 			return nil
 		}
-		hs, err = kvcodec.DecodeHardState(v)
-		ok = err == nil
-		return err
+		return fn(v)
 	})
-	if err != nil {
-		return raftlog.HardState{}, false, err
-	}
-	return hs, ok, nil
+	return found, err
 }
 
-// Close closes the database. After a storage error the error was reported
-// already, and Close only releases the file.
-func (e *Engine) Close() error {
-	e.logMu.Lock()
-	defer e.logMu.Unlock()
-	e.metaMu.Lock()
-	defer e.metaMu.Unlock()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed.Swap(true) {
-		return raftlog.ErrClosed
-	}
-	err := e.db.Close()
-	if e.failed() != nil {
-		return nil
-	}
+func (s *store) GetMeta(key kvlog.MetaKey, fn func(v []byte) error) (found bool, err error) {
+	k, err := metaKey(key)
 	if err != nil {
-		return fmt.Errorf("raftlog/bbolt: close: %w", err)
+		return false, err
 	}
-	return nil
+	err = s.view(func(tx *bolt.Tx) error {
+		_, meta, err := buckets(tx)
+		if err != nil {
+			return err
+		}
+		v := meta.Get(k)
+		if found = v != nil; !found {
+			return nil
+		}
+		return fn(v)
+	})
+	return found, err
 }
+
+func (s *store) ScanLog(lo, hi uint64, fn func(index uint64, v []byte) error) error {
+	return s.view(func(tx *bolt.Tx) error {
+		log, _, err := buckets(tx)
+		if err != nil {
+			return err
+		}
+		c := log.Cursor()
+		for k, v := c.Seek(logKey(lo)); k != nil; k, v = c.Next() {
+			index, ok := keyIndex(k)
+			if !ok {
+				return notLogKey(k)
+			}
+			if index > hi {
+				return nil
+			}
+			if err := fn(index, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *store) LogBounds() (first, last uint64, ok bool, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		log, _, err := buckets(tx)
+		if err != nil {
+			return err
+		}
+		c := log.Cursor()
+		k, _ := c.First()
+		if k == nil {
+			return nil
+		}
+		if first, ok = keyIndex(k); !ok {
+			return notLogKey(k)
+		}
+		k, _ = c.Last()
+		if last, ok = keyIndex(k); !ok {
+			return notLogKey(k)
+		}
+		return nil
+	})
+	return first, last, ok && err == nil, err
+}
+
+func notLogKey(k []byte) error {
+	return fmt.Errorf("%w: key %x in the log bucket is not an index", raftlog.ErrCorrupt, k)
+}
+
+func (s *store) Close() error { return s.db.Close() }

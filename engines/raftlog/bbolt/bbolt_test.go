@@ -27,10 +27,8 @@ func openEngine(t testing.TB, o raftlog.Options) *Engine {
 		t.Fatalf("open: %v", err)
 	}
 	t.Cleanup(func() {
-		if !e.closed.Load() {
-			if err := e.Close(); err != nil {
-				t.Errorf("close: %v", err)
-			}
+		if err := e.Close(); err != nil && !errors.Is(err, raftlog.ErrClosed) {
+			t.Errorf("close: %v", err)
 		}
 	})
 	return e
@@ -414,7 +412,7 @@ func TestWriteFailure(t *testing.T) {
 			if err := e.Flush(); err != nil {
 				t.Fatal(err)
 			}
-			fd := openFD(t, e.db.Path())
+			fd := openFD(t, filepath.Join(o.Dir, FileName))
 			if err := unix.Dup2(int(full.Fd()), fd); err != nil {
 				t.Fatalf("dup2: %v", err)
 			}
@@ -425,7 +423,7 @@ func TestWriteFailure(t *testing.T) {
 			if !errors.Is(err, syscall.ENOSPC) {
 				t.Fatalf("mutation on a full disk: %v, want ENOSPC", err)
 			}
-			if e.syncOnWrite {
+			if e.Capabilities().SyncOnWrite {
 				if got := e.LastIndex(); got != 10 {
 					t.Fatalf("LastIndex = %d after the failure, want 10", got)
 				}

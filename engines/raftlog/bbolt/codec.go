@@ -1,6 +1,11 @@
 package bbolt
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvlog"
+)
 
 // Layout. The log bucket maps each index, as an 8-byte big-endian key, to
 // its entry (encoded by kvcodec), so bbolt's bytewise key order is index order; the meta bucket
@@ -24,4 +29,15 @@ func keyIndex(k []byte) (uint64, bool) {
 		return 0, false
 	}
 	return binary.BigEndian.Uint64(k), true
+}
+
+// metaKey returns the key of a meta value in the meta bucket.
+func metaKey(k kvlog.MetaKey) ([]byte, error) {
+	switch k {
+	case kvlog.HardState:
+		return hardStateKey, nil
+	case kvlog.Purged:
+		return purgedKey, nil
+	}
+	return nil, fmt.Errorf("raftlog/bbolt: no key for %v", k)
 }

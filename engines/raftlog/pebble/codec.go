@@ -1,6 +1,11 @@
 package pebble
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvlog"
+)
 
 // Key layout. Log keys are logPrefix followed by the entry index in big
 // endian, so pebble's bytewise order is index order and a log range is one
@@ -21,9 +26,14 @@ const logKeyLen = 9
 
 func logKey(index uint64) []byte {
 	k := make([]byte, logKeyLen)
+	putLogKey(k, index)
+	return k
+}
+
+// putLogKey writes the log key of index into k, which has logKeyLen bytes.
+func putLogKey(k []byte, index uint64) {
 	k[0] = logPrefix
 	binary.BigEndian.PutUint64(k[1:], index)
-	return k
 }
 
 // keyIndex decodes a log key; ok is false for anything else.
@@ -32,4 +42,15 @@ func keyIndex(k []byte) (uint64, bool) {
 		return 0, false
 	}
 	return binary.BigEndian.Uint64(k[1:]), true
+}
+
+// metaKey returns the key of a meta value.
+func metaKey(k kvlog.MetaKey) ([]byte, error) {
+	switch k {
+	case kvlog.HardState:
+		return hardStateKey, nil
+	case kvlog.Purged:
+		return purgedKey, nil
+	}
+	return nil, fmt.Errorf("raftlog/pebble: no key for %v", k)
 }

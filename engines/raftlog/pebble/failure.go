@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvlog"
 )
 
 // Pebble treats a failed WAL write or sync as fatal: DB.Apply hands the error
@@ -18,12 +18,12 @@ import (
 // inside pebble's commit pipeline with its lock held.
 //
 // The engine therefore never lets pebble see the default logger. Its
-// fatalLogger records the first fatal error and returns, which makes the
-// failing DB.Apply return nil (a panic could not be recovered when the call
-// comes from one of pebble's own goroutines, and would end the process).
-// Every commit then asks failures.cause whether anything went wrong, and so
-// does every mutation before it touches pebble, so that pebble's panicking
-// path is never reached.
+// fatalLogger records the first fatal error in the engine's kvlog.Failure and
+// returns, which makes the failing DB.Apply return nil (a panic could not be
+// recovered when the call comes from one of pebble's own goroutines, and
+// would end the process). The kvlog.Store asks the Failure whether anything
+// went wrong after every batch, and before every mutation touches pebble, so
+// that pebble's panicking path is never reached.
 //
 // watchFS sits between pebble and Options.FS. It records the first failed
 // write or sync of a WAL file, which catches a write pebble makes in the
@@ -39,35 +39,9 @@ import (
 // delete the WAL that edit made obsolete. Fenced, the files stay as the
 // failure left them for the next Open to recover.
 
-// failures collects the first storage error seen by the logger, the file
-// system wrapper or a commit.
-type failures struct {
-	failed atomic.Bool
-	mu     sync.Mutex
-	err    error
-}
-
-func (f *failures) record(err error) {
-	f.mu.Lock()
-	if f.err == nil {
-		f.err = err
-		f.failed.Store(true)
-	}
-	f.mu.Unlock()
-}
-
-func (f *failures) cause() error {
-	if !f.failed.Load() {
-		return nil
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.err
-}
-
-// fence returns errFenced once a failure is recorded.
-func (f *failures) fence() error {
-	if f.failed.Load() {
+// fence returns errFenced once a failure is recorded in f.
+func fence(f *kvlog.Failure) error {
+	if f.Failed() {
 		return errFenced
 	}
 	return nil
@@ -85,7 +59,7 @@ func (e *fatalError) Unwrap() error { return e.cause }
 
 // fatalLogger is the pebble Logger of an engine: quiet, and Fatalf records
 // instead of exiting.
-type fatalLogger struct{ f *failures }
+type fatalLogger struct{ f *kvlog.Failure }
 
 func (fatalLogger) Infof(string, ...any)  {}
 func (fatalLogger) Errorf(string, ...any) {}
@@ -98,7 +72,7 @@ func (l fatalLogger) Fatalf(format string, args ...any) {
 			break
 		}
 	}
-	l.f.record(fe)
+	l.f.Record(fe)
 }
 
 // watchFS passes every call to the file system the engine was opened with,
@@ -106,7 +80,7 @@ func (l fatalLogger) Fatalf(format string, args ...any) {
 // change once a failure is recorded.
 type watchFS struct {
 	vfs.FS
-	f *failures
+	f *kvlog.Failure
 }
 
 func (fs *watchFS) Unwrap() vfs.FS { return fs.FS }
@@ -120,7 +94,7 @@ func (fs *watchFS) wrap(file vfs.File, name string, err error) (vfs.File, error)
 }
 
 func (fs *watchFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
-	if err := fs.f.fence(); err != nil {
+	if err := fence(fs.f); err != nil {
 		return nil, err
 	}
 	file, err := fs.FS.Create(name, category)
@@ -165,7 +139,7 @@ func (fs *watchFS) OpenDir(name string) (vfs.File, error) {
 }
 
 func (fs *watchFS) ReuseForWrite(oldname, newname string, category vfs.DiskWriteCategory) (vfs.File, error) {
-	if err := fs.f.fence(); err != nil {
+	if err := fence(fs.f); err != nil {
 		return nil, err
 	}
 	file, err := fs.FS.ReuseForWrite(oldname, newname, category)
@@ -173,35 +147,35 @@ func (fs *watchFS) ReuseForWrite(oldname, newname string, category vfs.DiskWrite
 }
 
 func (fs *watchFS) Link(oldname, newname string) error {
-	if err := fs.f.fence(); err != nil {
+	if err := fence(fs.f); err != nil {
 		return err
 	}
 	return fs.FS.Link(oldname, newname)
 }
 
 func (fs *watchFS) Remove(name string) error {
-	if err := fs.f.fence(); err != nil {
+	if err := fence(fs.f); err != nil {
 		return err
 	}
 	return fs.FS.Remove(name)
 }
 
 func (fs *watchFS) RemoveAll(name string) error {
-	if err := fs.f.fence(); err != nil {
+	if err := fence(fs.f); err != nil {
 		return err
 	}
 	return fs.FS.RemoveAll(name)
 }
 
 func (fs *watchFS) Rename(oldname, newname string) error {
-	if err := fs.f.fence(); err != nil {
+	if err := fence(fs.f); err != nil {
 		return err
 	}
 	return fs.FS.Rename(oldname, newname)
 }
 
 func (fs *watchFS) MkdirAll(dir string, perm os.FileMode) error {
-	if err := fs.f.fence(); err != nil {
+	if err := fence(fs.f); err != nil {
 		return err
 	}
 	return fs.FS.MkdirAll(dir, perm)
@@ -211,17 +185,17 @@ type watchFile struct {
 	vfs.File
 	name string
 	wal  bool
-	f    *failures
+	f    *kvlog.Failure
 }
 
 // do runs op unless the files are fenced, and records its failure on a WAL.
 func (w *watchFile) do(what string, op func() error) error {
-	if err := w.f.fence(); err != nil {
+	if err := fence(w.f); err != nil {
 		return err
 	}
 	err := op()
 	if err != nil && w.wal {
-		w.f.record(&fileError{op: what, name: w.name, err: err})
+		w.f.Record(&fileError{op: what, name: w.name, err: err})
 	}
 	return err
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
 	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvcodec"
+	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvlog"
 )
 
 func openEngine(t testing.TB, o raftlog.Options) *Engine {
@@ -26,10 +27,8 @@ func openEngine(t testing.TB, o raftlog.Options) *Engine {
 		t.Fatalf("open: %v", err)
 	}
 	t.Cleanup(func() {
-		if !e.closed.Load() {
-			if err := e.Close(); err != nil {
-				t.Errorf("close: %v", err)
-			}
+		if err := e.Close(); err != nil && !errors.Is(err, raftlog.ErrClosed) {
+			t.Errorf("close: %v", err)
 		}
 	})
 	return e
@@ -300,7 +299,7 @@ func TestClosed(t *testing.T) {
 // writeBehind opens the engine's directory with pebble directly and sets key.
 func writeBehind(t *testing.T, dir string, key, value []byte) {
 	t.Helper()
-	db, err := pebbledb.Open(dir, &pebbledb.Options{Logger: fatalLogger{f: &failures{}}})
+	db, err := pebbledb.Open(dir, &pebbledb.Options{Logger: fatalLogger{f: &kvlog.Failure{}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -514,7 +513,7 @@ func listFiles(t *testing.T, fs vfs.FS, dir string) string {
 }
 
 func TestFencedAfterFailure(t *testing.T) {
-	f := &failures{}
+	f := &kvlog.Failure{}
 	fs := &watchFS{FS: vfs.NewMem(), f: f}
 	if err := fs.MkdirAll("d", 0o755); err != nil {
 		t.Fatal(err)
@@ -526,7 +525,7 @@ func TestFencedAfterFailure(t *testing.T) {
 	if _, err := file.Write([]byte("ok")); err != nil {
 		t.Fatal(err)
 	}
-	f.record(fmt.Errorf("sync: %w", syscall.EIO))
+	f.Record(fmt.Errorf("sync: %w", syscall.EIO))
 	_, werr := file.Write([]byte("more"))
 	_, cerr := fs.Create("d/000002.log", vfs.WriteCategoryUnspecified)
 	checks := map[string]error{
@@ -711,16 +710,16 @@ func BenchmarkPersistEntries(b *testing.B) {
 }
 
 func TestFatalLoggerRecords(t *testing.T) {
-	f := &failures{}
+	f := &kvlog.Failure{}
 	l := fatalLogger{f: f}
 	l.Fatalf("pebble: fatal commit error: %v", fmt.Errorf("wal: %w", syscall.EIO))
 	l.Fatalf("later: %v", errors.New("second"))
-	if err := f.cause(); !errors.Is(err, syscall.EIO) {
+	if err := f.Cause(); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("recorded %v, want the first error, EIO", err)
 	}
 	l.Infof("ignored %d", 1)
 	l.Errorf("ignored %d", 2)
-	if err := f.cause(); !errors.Is(err, syscall.EIO) {
+	if err := f.Cause(); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("Infof/Errorf changed the recorded error to %v", err)
 	}
 }

@@ -215,7 +215,7 @@ func findValidFrame(data []byte, seq uint64, from int64) int64 {
 	from = alignUp(from)
 	for off := from; off+frameHeaderSize <= int64(len(data)); off += frameAlign {
 		h := data[off : off+frameHeaderSize]
-		if binary.LittleEndian.Uint32(h[12:]) != headerCRC(h, seq, off) || allZero(h) {
+		if allZero(h) || binary.LittleEndian.Uint32(h[12:]) != headerCRC(h, seq, off) {
 			continue
 		}
 		if _, st, _ := parseFrame(data, seq, off); st == frameOK {

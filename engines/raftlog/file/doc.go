@@ -70,10 +70,13 @@
 //
 // # Recovery
 //
-// Open replays the segments in order. The first segment's header seeds the
-// state (the entries it implies are in removed segments, which a purge must
-// cover, else the log is corrupt); every later header must agree with the
-// state replayed so far, and sequence numbers must be consecutive.
+// Open replays the segments in order, starting after the last gap in their
+// sequence numbers: a crash while Purge or Reset removed segments may leave
+// any of them behind, and those before the gap are removed once the rest has
+// replayed soundly. The first segment replayed seeds the state from its
+// header (the entries it implies are in removed segments, which a purge must
+// cover, else the log is corrupt: this is how a lost segment is caught);
+// every later header must agree with the state replayed so far.
 //
 //   - A segment other than the last must end with a seal frame; a frame that
 //     does not check out before it is corruption.

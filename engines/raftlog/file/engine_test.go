@@ -450,6 +450,35 @@ func TestMissingSegment(t *testing.T) {
 	}
 }
 
+// TestLeftoverSegmentAfterPurge: a crash while Purge removed segments may
+// leave some behind; they are obsolete and removed at open.
+func TestLeftoverSegmentAfterPurge(t *testing.T) {
+	fs := vfs.NewMem()
+	e := openOn(t, fs, small)
+	m := &model{}
+	for lo := uint64(1); lo <= 200; lo += 4 {
+		b := makeBatch(lo, 4, 1, 100)
+		mustPersist(t, e, b)
+		m.persist(b)
+	}
+	segs := segmentNames(t, fs)
+	second := readFile(t, fs, segs[1])
+	if err := e.Purge(raftlog.LogID{Index: 150, Term: 1}); err != nil {
+		t.Fatal(err)
+	}
+	m.purge(raftlog.LogID{Index: 150, Term: 1})
+	mustClose(t, e)
+	if got := segmentNames(t, fs); got[0] == segs[1] {
+		t.Fatalf("segment %s survived the purge", segs[1])
+	}
+	writeFile(t, fs, segs[1], second)
+	e = openOn(t, fs, small)
+	checkModel(t, e, m, "after reopen with a leftover segment")
+	if got := segmentNames(t, fs); got[0] == segs[1] {
+		t.Fatalf("leftover segment %s not removed at open", segs[1])
+	}
+}
+
 // TestPowerLoss runs random operations on a crashable file system and, after
 // each, checks a crash image: every acknowledged operation survives and the
 // log is exactly the model.

@@ -50,9 +50,17 @@ func (e *Engine) recover(names []string) error {
 		}
 	}
 	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
-	for i := 1; i < len(seqs); i++ {
+	// Replay starts after the last gap in the numbers: a crash while Purge or
+	// Reset removed segments may leave any of them behind. The segments
+	// before a gap are obsolete if the rest replays to a log whose every
+	// entry is found; else finishReplay reports the gap.
+	var stale []uint64
+	gap := ""
+	for i := len(seqs) - 1; i > 0; i-- {
 		if seqs[i] != seqs[i-1]+1 {
-			return corruptErr(e.segPath(seqs[i-1]+1), 0, "segment missing between %d and %d", seqs[i-1], seqs[i])
+			stale, seqs = seqs[:i], seqs[i:]
+			gap = fmt.Sprintf("segments %d..%d are missing", stale[len(stale)-1]+1, seqs[0]-1)
+			break
 		}
 	}
 	var data []byte
@@ -95,8 +103,18 @@ func (e *Engine) recover(names []string) error {
 			return err
 		}
 	}
-	if err := e.finishReplay(); err != nil {
+	if err := e.finishReplay(gap); err != nil {
 		return err
+	}
+	if len(stale) > 0 {
+		for _, seq := range stale {
+			if err := e.fs.Remove(e.segPath(seq)); err != nil {
+				return fmt.Errorf("file: remove obsolete segment: %w", err)
+			}
+		}
+		if err := e.syncDir(); err != nil {
+			return fmt.Errorf("file: %w", err)
+		}
 	}
 	if len(e.segs) == 0 || e.active().sealed {
 		next := uint64(1)
@@ -277,7 +295,7 @@ func (e *Engine) apply(s *segment, f frame) error {
 }
 
 // finishReplay checks that every entry above the boundary was found.
-func (e *Engine) finishReplay() error {
+func (e *Engine) finishReplay(gap string) error {
 	st := &e.st
 	if st.base == st.purged.Index {
 		return nil
@@ -290,5 +308,8 @@ func (e *Engine) finishReplay() error {
 	if len(e.segs) > 0 {
 		path = e.segs[0].path
 	}
-	return corruptErr(path, 0, "entries %d..%d are in no segment", st.purged.Index+1, st.base)
+	if gap != "" {
+		gap = " (" + gap + ")"
+	}
+	return corruptErr(path, 0, "entries %d..%d are in no segment%s", st.purged.Index+1, st.base, gap)
 }

@@ -368,9 +368,11 @@ func (g Group) MedianOf(f func(*Result) float64) float64 {
 	return Median(vs)
 }
 
-// MarshalIndent is the results.json encoding.
+// MarshalIndent is the results.json encoding: compact (a nightly run holds
+// thousands of series points), one run per file; pipe it through jq to
+// read it.
 func (run *Run) MarshalIndent() ([]byte, error) {
-	b, err := json.MarshalIndent(run, "", "  ")
+	b, err := json.Marshal(run)
 	if err != nil {
 		return nil, fmt.Errorf("results: encode: %w", err)
 	}

@@ -48,13 +48,15 @@ func TestBuiltinSuitesRunOnMemoryAndPhysical(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%s on %s: %v", s.Name, engine, err)
 				}
-				if o.Ops == 0 {
+				// An open loop on a machine that stalls for the whole
+				// window misses its operations instead of running them.
+				if o.Ops+o.Missed == 0 {
 					t.Errorf("%s on %s: no operations", s.Name, engine)
 				}
 				if len(o.Errors) > 0 && s.Name != "catch-up" {
 					t.Errorf("%s on %s: errors %v", s.Name, engine, o.Errors)
 				}
-				if strings.Contains(s.Name, "append") && o.Items == 0 {
+				if strings.Contains(s.Name, "append") && o.Items == 0 && o.Missed == 0 {
 					t.Errorf("%s on %s: no entries appended", s.Name, engine)
 				}
 			}

@@ -104,14 +104,14 @@ func TestBenchFormatReadsBack(t *testing.T) {
 			values[rec.Name.String()] = m
 		}
 	}
-	file := values["BenchmarkRaftlog/workload=append/engine=file"]
+	file := values["Raftlog/workload=append/engine=file"]
 	if file["entries/s"] != 6400 || file["p99-ns"] != 3000 || file["errors"] != 2 || file["of-baseline"] != 0.8 {
 		t.Errorf("file append: %v", file)
 	}
-	if _, ok := values["BenchmarkRaftlog/workload=append/engine=file/op=purge"]; !ok {
+	if _, ok := values["Raftlog/workload=append/engine=file/op=purge"]; !ok {
 		t.Errorf("no per-op line: %v", values)
 	}
-	if _, ok := values["BenchmarkRaftlog/workload=value-sweep/value=1KiB/engine=file"]; !ok {
+	if _, ok := values["Raftlog/workload=value-sweep/value=1KiB/engine=file"]; !ok {
 		t.Errorf("sweep point not named by its label: %v", values)
 	}
 	units := r.Units()

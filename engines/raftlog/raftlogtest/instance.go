@@ -57,6 +57,14 @@ func (s *suite) openOn(t testing.TB, fs vfs.FS, dir string) *instance {
 		if in.closed {
 			return
 		}
+		if !in.faulted {
+			// The bounds agree with each other whatever the case did.
+			ls := in.e.Log()
+			first, last, pid := ls.FirstIndex(), ls.LastIndex(), ls.PurgedID()
+			if first != pid.Index+1 || last < pid.Index {
+				t.Errorf("engine %s at the end of the case: FirstIndex %d, LastIndex %d and PurgedID %v disagree", s.h.Name, first, last, pid)
+			}
+		}
 		if err := in.e.Close(); err != nil && !in.faulted && !errors.Is(err, raftlog.ErrClosed) {
 			t.Errorf("close engine %s at the end of the case: %v", s.h.Name, err)
 		}

@@ -62,6 +62,7 @@ func TestToyMutantsCaught(t *testing.T) {
 		{"flush_only_retry_sync", toyBugs{flushOnly: true, retrySync: true}, "fsync_failure"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			f := Failures(toyHarness("toy-"+tc.name, tc.bugs))
 			if len(f) == 0 {
 				t.Fatalf("no case caught the bug")

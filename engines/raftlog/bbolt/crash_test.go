@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
+	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvlogtest"
 )
 
 // crashChildEnv names the directory a child process appends to; set, the
@@ -29,7 +30,7 @@ func TestCrashChild(t *testing.T) {
 		os.Exit(2)
 	}
 	for next := e.LastIndex() + 1; ; next += 8 {
-		if err := e.PersistEntries(mkEntries(next, next+7, 1)); err != nil {
+		if err := e.PersistEntries(kvlogtest.Entries(next, next+7, 1)); err != nil {
 			fmt.Println("persist:", err)
 			os.Exit(2)
 		}
@@ -73,7 +74,7 @@ func TestProcessKill(t *testing.T) {
 		if got := e.LastIndex(); got < acked {
 			t.Fatalf("round %d: LastIndex after SIGKILL = %d, acknowledged %d", round, got, acked)
 		}
-		checkLog(t, e, raftlog.LogID{}, e.LastIndex(), 1)
+		kvlogtest.CheckLog(t, e, raftlog.LogID{}, e.LastIndex(), 1)
 		if err := e.Close(); err != nil {
 			t.Fatal(err)
 		}

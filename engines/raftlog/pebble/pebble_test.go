@@ -16,288 +16,65 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
-	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvcodec"
 	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvlog"
+	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvlogtest"
 )
+
+var harness = kvlogtest.Harness{
+	Name: Name,
+	Open: func(o raftlog.Options) (kvlogtest.Engine, error) {
+		e, err := Open(o)
+		if err != nil {
+			return nil, err
+		}
+		return e, nil
+	},
+	SyncParams: func(syncOnWrite bool) map[string]string {
+		return map[string]string{"sync": fmt.Sprint(syncOnWrite)}
+	},
+	UsesFS: true,
+	Damage: func(t testing.TB, dir string, at kvlogtest.Place, value []byte) {
+		t.Helper()
+		key := logKey(at.Entry)
+		if at.Entry == 0 {
+			var err error
+			if key, err = metaKey(at.Meta); err != nil {
+				t.Fatal(err)
+			}
+		}
+		writeBehind(t, dir, key, value)
+	},
+}
 
 func openEngine(t testing.TB, o raftlog.Options) *Engine {
 	t.Helper()
-	e, err := Open(o)
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := e.Close(); err != nil && !errors.Is(err, raftlog.ErrClosed) {
-			t.Errorf("close: %v", err)
-		}
-	})
-	return e
+	return kvlogtest.Open(t, harness, o).(*Engine)
 }
 
-func reopen(t testing.TB, e *Engine, o raftlog.Options) *Engine {
-	t.Helper()
-	if err := e.Close(); err != nil {
-		t.Fatalf("close: %v", err)
-	}
-	return openEngine(t, o)
-}
-
-func mkEntries(lo, hi, term uint64) []raftlog.Entry {
-	var out []raftlog.Entry
-	for i := lo; i <= hi; i++ {
-		out = append(out, raftlog.Entry{Index: i, Term: term, Type: raftlog.EntryType(i % 3), Data: []byte(fmt.Sprintf("entry-%d-%d", i, term))})
-	}
-	return out
-}
-
-func persist(t testing.TB, e *Engine, lo, hi, term uint64) {
-	t.Helper()
-	if err := e.PersistEntries(mkEntries(lo, hi, term)); err != nil {
-		t.Fatalf("persist %d..%d: %v", lo, hi, err)
-	}
-}
-
-// checkLog asserts the bounds and that every entry lo..hi is readable with
-// the given term.
-func checkLog(t testing.TB, e *Engine, purged raftlog.LogID, last, term uint64) {
-	t.Helper()
-	if got := e.PurgedID(); got != purged {
-		t.Fatalf("PurgedID = %v, want %v", got, purged)
-	}
-	if got := e.LastIndex(); got != last {
-		t.Fatalf("LastIndex = %d, want %d", got, last)
-	}
-	if got := e.FirstIndex(); got != purged.Index+1 {
-		t.Fatalf("FirstIndex = %d, want %d", got, purged.Index+1)
-	}
-	if last <= purged.Index {
-		return
-	}
-	got, err := e.Entries(purged.Index+1, last+10)
-	if err != nil {
-		t.Fatalf("Entries: %v", err)
-	}
-	want := mkEntries(purged.Index+1, last, term)
-	if len(got) != len(want) {
-		t.Fatalf("Entries returned %d entries, want %d", len(got), len(want))
-	}
-	for i := range want {
-		if got[i].Index != want[i].Index || got[i].Term != want[i].Term || got[i].Type != want[i].Type || !bytes.Equal(got[i].Data, want[i].Data) {
-			t.Fatalf("entry %d = %+v, want %+v", want[i].Index, got[i], want[i])
-		}
-	}
-}
-
-func TestReopenDurability(t *testing.T) {
-	for _, params := range []map[string]string{nil, {"sync": "false"}} {
-		t.Run(fmt.Sprintf("params=%v", params), func(t *testing.T) {
-			o := raftlog.Options{Dir: t.TempDir(), Params: params}
-			e := openEngine(t, o)
-			persist(t, e, 1, 100, 1)
-			persist(t, e, 101, 200, 2)
-			hs := raftlog.HardState{Term: 2, Vote: raftlog.Vote{Term: 2, Candidate: "node-3"}, Commit: 150}
-			if err := e.SaveHardState(hs); err != nil {
-				t.Fatal(err)
-			}
-			if err := e.Flush(); err != nil {
-				t.Fatal(err)
-			}
-			e = reopen(t, e, o)
-			if got := e.LastIndex(); got != 200 {
-				t.Fatalf("LastIndex after reopen = %d, want 200", got)
-			}
-			ent, err := e.Entry(150)
-			if err != nil || ent.Term != 2 || string(ent.Data) != "entry-150-2" {
-				t.Fatalf("Entry(150) = %+v, %v", ent, err)
-			}
-			got, ok, err := e.LoadHardState()
-			if err != nil || !ok || got != hs {
-				t.Fatalf("LoadHardState = %+v, %v, %v; want %+v", got, ok, err, hs)
-			}
-		})
-	}
-}
-
-func TestMutationsAcrossReopen(t *testing.T) {
-	tests := []struct {
-		name   string
-		run    func(t *testing.T, e *Engine)
-		purged raftlog.LogID
-		last   uint64
-	}{
-		{"purge", func(t *testing.T, e *Engine) {
-			if err := e.Purge(raftlog.LogID{Index: 40, Term: 1}); err != nil {
-				t.Fatal(err)
-			}
-		}, raftlog.LogID{Index: 40, Term: 1}, 100},
-		{"purge at or below the boundary is a no-op", func(t *testing.T, e *Engine) {
-			for _, id := range []raftlog.LogID{{Index: 40, Term: 1}, {Index: 30, Term: 1}, {Index: 40, Term: 9}} {
-				if err := e.Purge(id); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}, raftlog.LogID{Index: 40, Term: 1}, 100},
-		{"purge beyond the last index installs a snapshot", func(t *testing.T, e *Engine) {
-			if err := e.Purge(raftlog.LogID{Index: 500, Term: 7}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := e.Entry(100); !errors.Is(err, raftlog.ErrCompacted) {
-				t.Fatalf("Entry(100) after snapshot: %v, want ErrCompacted", err)
-			}
-			if err := e.PersistEntries(mkEntries(500, 500, 1)); !errors.Is(err, raftlog.ErrNonContiguous) {
-				t.Fatalf("persist at 500: %v, want ErrNonContiguous", err)
-			}
-		}, raftlog.LogID{Index: 500, Term: 7}, 500},
-		{"truncate", func(t *testing.T, e *Engine) {
-			if err := e.Truncate(61); err != nil {
-				t.Fatal(err)
-			}
-		}, raftlog.LogID{}, 60},
-		{"truncate above last is a no-op", func(t *testing.T, e *Engine) {
-			if err := e.Truncate(101); err != nil {
-				t.Fatal(err)
-			}
-		}, raftlog.LogID{}, 100},
-		{"truncate at the boundary is compacted", func(t *testing.T, e *Engine) {
-			if err := e.Purge(raftlog.LogID{Index: 10, Term: 1}); err != nil {
-				t.Fatal(err)
-			}
-			if err := e.Truncate(10); !errors.Is(err, raftlog.ErrCompacted) {
-				t.Fatalf("Truncate(10): %v, want ErrCompacted", err)
-			}
-		}, raftlog.LogID{Index: 10, Term: 1}, 100},
-		{"purge then truncate everything", func(t *testing.T, e *Engine) {
-			if err := e.Purge(raftlog.LogID{Index: 10, Term: 1}); err != nil {
-				t.Fatal(err)
-			}
-			if err := e.Truncate(11); err != nil {
-				t.Fatal(err)
-			}
-		}, raftlog.LogID{Index: 10, Term: 1}, 10},
-		{"reset", func(t *testing.T, e *Engine) {
-			if err := e.Purge(raftlog.LogID{Index: 10, Term: 1}); err != nil {
-				t.Fatal(err)
-			}
-			if err := e.Reset(); err != nil {
-				t.Fatal(err)
-			}
-			if got := e.FirstIndex(); got != 1 {
-				t.Fatalf("FirstIndex after Reset = %d, want 1", got)
-			}
-		}, raftlog.LogID{}, 0},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			o := raftlog.Options{Dir: t.TempDir()}
-			e := openEngine(t, o)
-			persist(t, e, 1, 100, 1)
-			hs := raftlog.HardState{Term: 1, Commit: 5}
-			if err := e.SaveHardState(hs); err != nil {
-				t.Fatal(err)
-			}
-			tc.run(t, e)
-			checkLog(t, e, tc.purged, tc.last, 1)
-			e = reopen(t, e, o)
-			checkLog(t, e, tc.purged, tc.last, 1)
-			if got, ok, err := e.LoadHardState(); err != nil || !ok || got != hs {
-				t.Fatalf("hard state after reopen = %+v, %v, %v", got, ok, err)
-			}
-			// The log continues where it ends.
-			persist(t, e, tc.last+1, tc.last+5, 1)
-			checkLog(t, e, tc.purged, tc.last+5, 1)
-		})
-	}
-}
+func TestReopenDurability(t *testing.T)      { kvlogtest.ReopenDurability(t, harness) }
+func TestMutationsAcrossReopen(t *testing.T) { kvlogtest.MutationsAcrossReopen(t, harness) }
+func TestClosed(t *testing.T)                { kvlogtest.Closed(t, harness) }
+func TestCorruptValues(t *testing.T)         { kvlogtest.CorruptValues(t, harness) }
+func TestConcurrentReaders(t *testing.T)     { kvlogtest.ConcurrentReaders(t, harness) }
 
 func TestTruncateThenAppendSurvivesReopen(t *testing.T) {
-	o := raftlog.Options{Dir: t.TempDir()}
-	e := openEngine(t, o)
-	persist(t, e, 1, 50, 1)
-	if err := e.Truncate(21); err != nil {
-		t.Fatal(err)
-	}
-	persist(t, e, 21, 30, 2)
-	e = reopen(t, e, o)
-	if got := e.LastIndex(); got != 30 {
-		t.Fatalf("LastIndex = %d, want 30", got)
-	}
-	for _, tc := range []struct{ index, term uint64 }{{20, 1}, {21, 2}, {30, 2}} {
-		ent, err := e.Entry(tc.index)
-		if err != nil || ent.Term != tc.term {
-			t.Fatalf("Entry(%d) = %+v, %v; want term %d", tc.index, ent, err, tc.term)
-		}
-	}
-	if _, err := e.Entry(31); !errors.Is(err, raftlog.ErrNotFound) {
-		t.Fatalf("Entry(31): %v, want ErrNotFound", err)
-	}
+	kvlogtest.TruncateThenAppendSurvivesReopen(t, harness)
 }
 
 func TestParams(t *testing.T) {
-	tests := []struct {
-		params      map[string]string
-		wantErr     bool
-		syncOnWrite bool
-	}{
-		{nil, false, true},
-		{map[string]string{"sync": "true"}, false, true},
-		{map[string]string{"sync": "false"}, false, false},
-		{map[string]string{"sync": "maybe"}, true, false},
-		{map[string]string{"segment_size": "1MiB"}, true, false},
-	}
-	for _, tc := range tests {
-		t.Run(fmt.Sprint(tc.params), func(t *testing.T) {
-			e, err := Open(raftlog.Options{Dir: t.TempDir(), Params: tc.params})
-			if tc.wantErr {
-				if !errors.Is(err, raftlog.ErrBadOption) {
-					t.Fatalf("Open: %v, want ErrBadOption", err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer e.Close()
-			want := raftlog.Capabilities{Persistent: true, SyncOnWrite: tc.syncOnWrite, UsesFS: true}
-			if got := e.Capabilities(); got != want {
-				t.Fatalf("Capabilities = %+v, want %+v", got, want)
-			}
-		})
-	}
-	if _, err := Open(raftlog.Options{}); !errors.Is(err, raftlog.ErrBadOption) {
-		t.Fatalf("Open without a directory: %v, want ErrBadOption", err)
-	}
-	if _, err := raftlog.Open(Name, raftlog.Options{Dir: t.TempDir(), Params: map[string]string{"x": "1"}}); !errors.Is(err, raftlog.ErrBadOption) {
-		t.Fatalf("registered engine: %v, want ErrBadOption", err)
-	}
+	kvlogtest.Params(t, harness, []kvlogtest.ParamCase{
+		{Params: nil, SyncOnWrite: true},
+		{Params: map[string]string{"sync": "true"}, SyncOnWrite: true},
+		{Params: map[string]string{"sync": "false"}, SyncOnWrite: false},
+		{Params: map[string]string{"sync": "maybe"}, WantErr: true},
+		{Params: map[string]string{"segment_size": "1MiB"}, WantErr: true},
+	})
 }
 
-func TestClosed(t *testing.T) {
-	e := openEngine(t, raftlog.Options{Dir: t.TempDir()})
-	persist(t, e, 1, 3, 1)
-	if err := e.Close(); err != nil {
-		t.Fatal(err)
-	}
-	checks := map[string]error{
-		"Close":          e.Close(),
-		"PersistEntries": e.PersistEntries(mkEntries(4, 4, 1)),
-		"Purge":          e.Purge(raftlog.LogID{Index: 1}),
-		"Truncate":       e.Truncate(2),
-		"Reset":          e.Reset(),
-		"Flush":          e.Flush(),
-		"SaveHardState":  e.SaveHardState(raftlog.HardState{}),
-	}
-	_, checks["Entry"] = e.Entry(1)
-	_, checks["Entries"] = e.Entries(1, 2)
-	_, _, checks["LoadHardState"] = e.LoadHardState()
-	for name, err := range checks {
-		if !errors.Is(err, raftlog.ErrClosed) {
-			t.Errorf("%s after Close: %v, want ErrClosed", name, err)
-		}
-	}
-}
+func BenchmarkPersistEntries(b *testing.B) { kvlogtest.BenchmarkPersistEntries(b, harness) }
 
 // writeBehind opens the engine's directory with pebble directly and sets key.
-func writeBehind(t *testing.T, dir string, key, value []byte) {
+func writeBehind(t testing.TB, dir string, key, value []byte) {
 	t.Helper()
 	db, err := pebbledb.Open(dir, &pebbledb.Options{Logger: fatalLogger{f: &kvlog.Failure{}}})
 	if err != nil {
@@ -309,56 +86,6 @@ func writeBehind(t *testing.T, dir string, key, value []byte) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func TestCorruptValues(t *testing.T) {
-	good := kvcodec.AppendEntry(nil, raftlog.Entry{Index: 7, Term: 1, Data: []byte("x")})
-	tests := []struct {
-		name  string
-		key   []byte
-		value []byte
-		// check returns the error the damage must surface as.
-		check func(e *Engine) error
-	}{
-		{"short entry", logKey(5), []byte{1, 2}, func(e *Engine) error { _, err := e.Entry(5); return err }},
-		{"entry checksum", logKey(5), append(bytes.Clone(good[:len(good)-1]), 'y'), func(e *Engine) error { _, err := e.Entries(1, 10); return err }},
-		{"entry under another key", logKey(5), good, func(e *Engine) error { _, err := e.Entry(5); return err }},
-		{"hard state", hardStateKey, []byte("garbage-hard-state"), func(e *Engine) error { _, _, err := e.LoadHardState(); return err }},
-		{"short hard state", hardStateKey, kvcodec.Seal([]byte{1, 2, 3}), func(e *Engine) error { _, _, err := e.LoadHardState(); return err }},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			o := raftlog.Options{Dir: t.TempDir()}
-			e := openEngine(t, o)
-			persist(t, e, 1, 10, 1)
-			if err := e.SaveHardState(raftlog.HardState{Term: 1}); err != nil {
-				t.Fatal(err)
-			}
-			if err := e.Close(); err != nil {
-				t.Fatal(err)
-			}
-			writeBehind(t, o.Dir, tc.key, tc.value)
-			e = openEngine(t, o)
-			if err := tc.check(e); !errors.Is(err, raftlog.ErrCorrupt) {
-				t.Fatalf("read after damage: %v, want ErrCorrupt", err)
-			}
-		})
-	}
-	t.Run("purge boundary", func(t *testing.T) {
-		o := raftlog.Options{Dir: t.TempDir()}
-		e := openEngine(t, o)
-		persist(t, e, 1, 10, 1)
-		if err := e.Purge(raftlog.LogID{Index: 3, Term: 1}); err != nil {
-			t.Fatal(err)
-		}
-		if err := e.Close(); err != nil {
-			t.Fatal(err)
-		}
-		writeBehind(t, o.Dir, purgedKey, []byte("bad"))
-		if _, err := Open(o); !errors.Is(err, raftlog.ErrCorrupt) {
-			t.Fatalf("open after damage: %v, want ErrCorrupt", err)
-		}
-	})
 }
 
 // failingFS fails the Nth Sync (counting from 1) of a file it watches with
@@ -429,7 +156,7 @@ func TestSyncFailure(t *testing.T) {
 			ffs.failAt.Store(1 << 62)
 			o := raftlog.Options{Dir: "db", FS: ffs, Params: params}
 			e := openEngine(t, o)
-			persist(t, e, 1, 10, 1)
+			kvlogtest.Persist(t, e, 1, 10, 1)
 			if err := e.Flush(); err != nil {
 				t.Fatal(err)
 			}
@@ -439,7 +166,7 @@ func TestSyncFailure(t *testing.T) {
 			var err error
 			next := uint64(11)
 			for range 100 {
-				if err = e.PersistEntries(mkEntries(next, next, 1)); err != nil {
+				if err = e.PersistEntries(kvlogtest.Entries(next, next, 1)); err != nil {
 					break
 				}
 				next++
@@ -457,22 +184,7 @@ func TestSyncFailure(t *testing.T) {
 			if got := e.LastIndex(); got != next-1 {
 				t.Fatalf("LastIndex = %d after the failure, want %d", got, next-1)
 			}
-			later := map[string]error{
-				"PersistEntries": e.PersistEntries(mkEntries(next, next, 1)),
-				"Purge":          e.Purge(raftlog.LogID{Index: 2, Term: 1}),
-				"Truncate":       e.Truncate(5),
-				"Reset":          e.Reset(),
-				"SaveHardState":  e.SaveHardState(raftlog.HardState{Term: 3}),
-				"Flush":          e.Flush(),
-			}
-			for name, err := range later {
-				if !errors.Is(err, raftlog.ErrFailed) {
-					t.Errorf("%s after the failure: %v, want ErrFailed", name, err)
-				}
-			}
-			if ent, err := e.Entry(5); err != nil || ent.Index != 5 {
-				t.Fatalf("read after the failure: %+v, %v", ent, err)
-			}
+			kvlogtest.RequireFailed(t, e)
 			// The files are fenced: closing pebble changes none of them.
 			before := listFiles(t, mem, "db")
 			if err := e.Close(); err != nil {
@@ -484,11 +196,7 @@ func TestSyncFailure(t *testing.T) {
 
 			// Reopened over a healthy disk, what was acknowledged is there.
 			ffs.failAt.Store(1 << 62)
-			e = openEngine(t, o)
-			if got := e.LastIndex(); got < 10 {
-				t.Fatalf("LastIndex after reopen = %d, want at least 10", got)
-			}
-			persist(t, e, e.LastIndex()+1, e.LastIndex()+1, 2)
+			kvlogtest.RequireRecovered(t, openEngine(t, o), 10)
 		})
 	}
 }
@@ -591,7 +299,7 @@ func TestPowerLoss(t *testing.T) {
 			fs := vfs.NewCrashableMem()
 			o := raftlog.Options{Dir: "db", FS: fs, Params: map[string]string{"sync": fmt.Sprint(syncOnWrite)}}
 			e := openEngine(t, o)
-			persist(t, e, 1, 20, 1)
+			kvlogtest.Persist(t, e, 1, 20, 1)
 			if err := e.Truncate(16); err != nil {
 				t.Fatal(err)
 			}
@@ -601,7 +309,7 @@ func TestPowerLoss(t *testing.T) {
 			if err := e.Flush(); err != nil {
 				t.Fatal(err)
 			}
-			persist(t, e, 16, 30, 2)
+			kvlogtest.Persist(t, e, 16, 30, 2)
 			durable := uint64(15)
 			if syncOnWrite {
 				durable = 30
@@ -618,93 +326,6 @@ func TestPowerLoss(t *testing.T) {
 			if err != nil || len(ents) != int(durable-5) {
 				t.Fatalf("Entries after power loss: %d entries, %v", len(ents), err)
 			}
-		})
-	}
-}
-
-func TestConcurrentReaders(t *testing.T) {
-	e := openEngine(t, raftlog.Options{Dir: t.TempDir()})
-	persist(t, e, 1, 10, 1)
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for r := range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := 0; !stop.Load(); n++ {
-				first, last := e.FirstIndex(), e.LastIndex()
-				if last < first {
-					continue
-				}
-				lo := first + uint64(n+r)%(last-first+1)
-				ents, err := e.Entries(lo, lo+20)
-				if err != nil && !errors.Is(err, raftlog.ErrCompacted) {
-					errs <- fmt.Errorf("Entries(%d): %w", lo, err)
-					return
-				}
-				for i, ent := range ents {
-					if ent.Index != lo+uint64(i) || !bytes.HasPrefix(ent.Data, []byte(fmt.Sprintf("entry-%d-", ent.Index))) {
-						errs <- fmt.Errorf("Entries(%d)[%d] = %+v", lo, i, ent)
-						return
-					}
-				}
-				if _, err := e.Entry(lo); err != nil && !errors.Is(err, raftlog.ErrCompacted) && !errors.Is(err, raftlog.ErrNotFound) {
-					errs <- fmt.Errorf("Entry(%d): %w", lo, err)
-					return
-				}
-				if _, _, err := e.LoadHardState(); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	for i := uint64(11); i <= 600; i += 10 {
-		persist(t, e, i, i+9, i)
-		switch {
-		case i%50 == 1:
-			if err := e.Purge(raftlog.LogID{Index: i - 20, Term: 1}); err != nil {
-				t.Error(err)
-			}
-		case i%30 == 1:
-			if err := e.Truncate(i + 5); err != nil {
-				t.Error(err)
-			}
-			persist(t, e, i+5, i+9, i)
-		}
-		if err := e.SaveHardState(raftlog.HardState{Term: i, Commit: i}); err != nil {
-			t.Error(err)
-		}
-	}
-	stop.Store(true)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-}
-
-func BenchmarkPersistEntries(b *testing.B) {
-	for _, syncOnWrite := range []bool{true, false} {
-		b.Run(fmt.Sprintf("size=1KiB/batch=64/sync=%v/engine=%s", syncOnWrite, Name), func(b *testing.B) {
-			e := openEngine(b, raftlog.Options{Dir: b.TempDir(), Params: map[string]string{"sync": fmt.Sprint(syncOnWrite)}})
-			data := bytes.Repeat([]byte{0xa5}, 1024)
-			batch := make([]raftlog.Entry, 64)
-			next := uint64(1)
-			b.SetBytes(int64(len(batch) * len(data)))
-			b.ResetTimer()
-			for range b.N {
-				for i := range batch {
-					batch[i] = raftlog.Entry{Index: next, Term: 1, Data: data}
-					next++
-				}
-				if err := e.PersistEntries(batch); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.StopTimer()
-			b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "entries/s")
 		})
 	}
 }
@@ -787,7 +408,7 @@ func TestPowerLossWhileOpening(t *testing.T) {
 				mem := vfs.NewCrashableMem()
 				if existing {
 					e := openEngine(t, raftlog.Options{Dir: "db", FS: mem})
-					persist(t, e, 1, 10, 1)
+					kvlogtest.Persist(t, e, 1, 10, 1)
 					if err := e.Close(); err != nil {
 						t.Fatal(err)
 					}
@@ -826,7 +447,7 @@ func TestPowerLossWhileOpening(t *testing.T) {
 					if got := e.LastIndex(); got != want {
 						t.Fatalf("power loss at sync %d of %d, clone %d: LastIndex = %d, want %d", at, total, i, got, want)
 					}
-					persist(t, e, want+1, want+3, 1)
+					kvlogtest.Persist(t, e, want+1, want+3, 1)
 					if err := e.Close(); err != nil {
 						t.Fatal(err)
 					}

@@ -1,8 +1,8 @@
 // Package raftlogwl is the raftlog family of the workloads driver: it runs
 // log appends, reads, purges, truncations and hard-state saves against any
 // engine in the raftlog registry, and against "physical", the baseline that
-// appends the same framed bytes to one file with fdatasync per batch and
-// keeps no index, which is what the disk gives.
+// appends the same framed bytes to one zero-filled-ahead file with one
+// fdatasync per batch and keeps no index, which is what the disk gives.
 //
 // Importing it registers the family with the workloads package.
 package raftlogwl

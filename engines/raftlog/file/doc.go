@@ -8,8 +8,8 @@
 // The directory holds numbered segments, 00000000000000000001.wal,
 // 00000000000000000002.wal, ..., with consecutive sequence numbers, the last
 // of which is the active one taking appends, and the file hardstate. Nothing
-// else is read; hardstate.tmp, left by a crash during SaveHardState, is
-// removed at open.
+// else is read; hardstate.tmp, left by a crash during SaveHardState, and
+// spare.tmp (see below) are removed at open.
 //
 // A segment starts with a 64-byte header: the magic "ordealwl", the format
 // version (uint32, 1), the sequence number, and the state of the log when the
@@ -24,11 +24,17 @@
 // synced. A batch larger than a segment gets a segment of its own.
 //
 // With preallocation (the preallocate parameter; by default on for the
-// operating system's files), a segment is filled with zeros in 4MiB steps
-// ahead of the appends, in the same sync as the frame that needs them, so
-// that most syncs overwrite allocated blocks and fdatasync has no metadata to
-// write. Zeros therefore mark the end of the data, as the end of the file
-// does.
+// operating system's files), appends land in blocks already written with
+// zeros, so that fdatasync has no file size or block allocation to record.
+// The next segment is prepared as the file spare.tmp: each PersistEntries
+// writes a little more of its zeros (about 1.25 times what it appended), and
+// asks the kernel every 4MiB to start writing them back (SyncTo). At rotation
+// a complete spare gets its header, is synced, renamed to the segment's name
+// and the directory synced. Without a complete spare, the new segment is
+// created directly and filled in 4MiB steps ahead of the appends, in the
+// same sync as the frame that needs them. Zeros therefore mark the end of
+// the data, as the end of the file does. An error on the spare only drops
+// it; open removes a spare.tmp left behind.
 //
 // # Frames
 //

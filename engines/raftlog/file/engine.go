@@ -57,6 +57,9 @@ type Engine struct {
 	locs []loc
 	zbuf []byte
 
+	spare    *spareFile
+	spareErr error // why the last spare was dropped, for diagnosis
+
 	hsMu  sync.Mutex
 	hs    raftlog.HardState
 	hsOK  bool
@@ -182,6 +185,10 @@ func (e *Engine) Close() error {
 		return raftlog.ErrClosed
 	}
 	e.closed = true
+	if e.spare != nil {
+		_ = e.spare.f.Close()
+		e.spare = nil
+	}
 	return e.closeFiles()
 }
 
@@ -381,7 +388,11 @@ func (e *Engine) room(size int64) (*segment, error) {
 	}
 	s.size += int64(len(seal))
 	s.sealed = true
-	ns, err := e.createSegment(e.headerState(s.seq + 1))
+	h := e.headerState(s.seq + 1)
+	ns, err := e.takeSpare(h)
+	if err == nil && ns == nil {
+		ns, err = e.createSegment(h)
+	}
 	if err != nil {
 		return nil, e.fail("start segment", err)
 	}
@@ -453,6 +464,7 @@ func (e *Engine) PersistEntries(batch []raftlog.Entry) error {
 	e.st.locs = append(e.st.locs, locs...)
 	e.last.Store(e.st.lastIndex())
 	e.mu.Unlock()
+	e.growSpare(size + size/4)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -450,6 +451,48 @@ func TestMissingSegment(t *testing.T) {
 	}
 }
 
+// TestSpareBecomesSegment: with preallocation, the next segment is a spare
+// file filled with zeros ahead of time, renamed into place at rotation.
+func TestSpareBecomesSegment(t *testing.T) {
+	fs := vfs.NewMem()
+	params := map[string]string{ParamSegmentSize: "64KiB", ParamPreallocate: "on"}
+	e := openOn(t, fs, params)
+	m := &model{}
+	sawSpare := false
+	for lo := uint64(1); lo <= 2000; lo += 10 {
+		b := makeBatch(lo, 10, 1, 100)
+		mustPersist(t, e, b)
+		m.persist(b)
+		names, err := fs.List(testDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sawSpare = sawSpare || slices.Contains(names, spareName)
+	}
+	if !sawSpare {
+		t.Fatalf("no spare file was prepared")
+	}
+	if e.spareErr != nil {
+		t.Fatalf("spare dropped: %v", e.spareErr)
+	}
+	segs := segmentNames(t, fs)
+	if len(segs) < 3 {
+		t.Fatalf("%d segments, want >= 3", len(segs))
+	}
+	for _, name := range segs[1:] {
+		if got := len(readFile(t, fs, name)); got < 64<<10 {
+			t.Fatalf("segment %s has %d bytes, want a preallocated 64KiB", name, got)
+		}
+	}
+	checkModel(t, e, m, "with spare segments")
+	mustClose(t, e)
+	e = openOn(t, fs, params)
+	checkModel(t, e, m, "after reopen")
+	if names, _ := fs.List(testDir); slices.Contains(names, spareName) {
+		t.Fatalf("spare file left after open")
+	}
+}
+
 // TestLeftoverSegmentAfterPurge: a crash while Purge removed segments may
 // leave some behind; they are obsolete and removed at open.
 func TestLeftoverSegmentAfterPurge(t *testing.T) {
@@ -483,11 +526,13 @@ func TestLeftoverSegmentAfterPurge(t *testing.T) {
 // each, checks a crash image: every acknowledged operation survives and the
 // log is exactly the model.
 func TestPowerLoss(t *testing.T) {
-	for seed := uint64(1); seed <= 4; seed++ {
-		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+	for seed := uint64(1); seed <= 6; seed++ {
+		prealloc := []string{"off", "on"}[seed%2]
+		params := map[string]string{ParamSegmentSize: "4KiB", ParamPreallocate: prealloc}
+		t.Run(fmt.Sprintf("seed=%d/preallocate=%s", seed, prealloc), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 99))
 			mem := vfs.NewCrashableMem()
-			e := openOn(t, mem, small)
+			e := openOn(t, mem, params)
 			m := &model{}
 			term := uint64(1)
 			for step := 0; step < 150; step++ {
@@ -526,7 +571,7 @@ func TestPowerLoss(t *testing.T) {
 					continue
 				}
 				clone := mem.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: rng.IntN(101), RNG: rng})
-				c := openOn(t, clone, small)
+				c := openOn(t, clone, params)
 				checkModel(t, c, m, when+" after a crash")
 				mustClose(t, c)
 			}

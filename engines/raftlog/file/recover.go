@@ -39,7 +39,7 @@ var errDropSegment = errors.New("segment creation was cut short")
 func (e *Engine) recover(names []string) error {
 	var seqs []uint64
 	for _, name := range names {
-		if name == hardStateTmp {
+		if name == hardStateTmp || name == spareName {
 			if err := e.fs.Remove(e.fs.PathJoin(e.dir, name)); err != nil {
 				return fmt.Errorf("file: remove %s: %w", name, err)
 			}

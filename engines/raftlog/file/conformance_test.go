@@ -15,12 +15,13 @@ func TestConformance(t *testing.T) {
 }
 
 // TestConformanceSmallSegments runs the suite with segments small enough that
-// most cases rotate, purge and truncate across several files.
+// most cases rotate, purge and truncate across several files, and with
+// preallocation (spare segments) on whatever the file system.
 func TestConformanceSmallSegments(t *testing.T) {
 	raftlogtest.Run(t, raftlogtest.Harness{
-		Name: "file/segment_size=4KiB",
+		Name: "file/segment_size=4KiB/preallocate=on",
 		Open: func(o raftlog.Options) (raftlog.Engine, error) {
-			o.Params = map[string]string{ParamSegmentSize: "4KiB"}
+			o.Params = map[string]string{ParamSegmentSize: "4KiB", ParamPreallocate: "on"}
 			return Open(o)
 		},
 	})

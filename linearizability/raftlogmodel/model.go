@@ -100,7 +100,7 @@ func (s logState) apply(in Input) (steps []logState, want ErrClass) {
 
 // read checks a read's output against s.
 func (s logState) read(in Input, out Output) bool {
-	if out.Err == ErrStorage || out.Err == ErrUnknown {
+	if readFailed(out.Err) {
 		return true // a read that failed tells nothing
 	}
 	match := func(lo uint64, got []EntryRef) bool {
@@ -144,6 +144,12 @@ func (s logState) read(in Input, out Output) bool {
 		return out.Err == ErrNone && out.ID == s.purged
 	}
 	return false
+}
+
+// readFailed reports whether a read's error tells nothing of the state: a
+// storage error, an engine failed by an earlier one, no response.
+func readFailed(e ErrClass) bool {
+	return e == ErrStorage || e == ErrEngineFailed || e == ErrUnknown
 }
 
 // hsValue is the hard state register's value.
@@ -295,10 +301,10 @@ func step(tr Traits, st state, in Input, out Output) []state {
 		}
 		return outs
 	case in.Kind == KindLoadHS:
-		switch out.Err {
-		case ErrStorage, ErrUnknown:
+		switch {
+		case readFailed(out.Err):
 			return []state{st}
-		case ErrNone:
+		case out.Err == ErrNone:
 			if out.Found == st.meta.live.set && (!out.Found || out.HS == st.meta.live.hs) {
 				return []state{st}
 			}

@@ -187,6 +187,13 @@ func TestModel(t *testing.T) {
 			s.span(1, Input{Kind: KindLast}, Output{Value: 2}, 110, 120)
 			s.span(3, Input{Kind: KindLast}, Output{Value: 1}, 130, 140)
 		}, linearizability.Illegal},
+		{"reads of a failed engine may fail", durable, func(s *script) {
+			s.op(0, appendIn(1, 3, 1), ok())
+			s.op(0, Input{Kind: KindTruncate, Index: 2}, Output{Err: ErrEngineFailed})
+			s.op(1, Input{Kind: KindEntries, Index: 1, Hi: 3}, Output{Err: ErrEngineFailed})
+			s.op(2, Input{Kind: KindLoadHS}, Output{Err: ErrEngineFailed})
+			s.op(1, Input{Kind: KindEntries, Index: 1, Hi: 3}, Output{Entries: ents(1, 3, 1)})
+		}, linearizability.Ok},
 		{"corrupt read", durable, func(s *script) {
 			s.op(0, appendIn(1, 1, 1), ok())
 			s.op(1, Input{Kind: KindEntry, Index: 1}, Output{Err: ErrCorruptData})

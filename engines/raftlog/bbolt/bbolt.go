@@ -48,7 +48,7 @@ const Name = "bbolt"
 const FileName = "raftlog.db"
 
 func init() {
-	raftlog.Register(Name, func(o raftlog.Options) (raftlog.Engine, error) { return Open(o) })
+	raftlog.Register(Name, kvlog.Factory(Open))
 }
 
 // Engine is a raftlog engine on a bbolt database. It is its own LogStore and
@@ -59,10 +59,8 @@ type Engine struct {
 }
 
 var (
-	_ raftlog.Engine    = (*Engine)(nil)
-	_ raftlog.LogStore  = (*Engine)(nil)
-	_ raftlog.MetaStore = (*Engine)(nil)
-	_ kvlog.Backend     = (*store)(nil)
+	_ raftlog.Engine = (*Engine)(nil)
+	_ kvlog.Backend  = (*store)(nil)
 )
 
 // Tuning.
@@ -173,21 +171,9 @@ func (s *store) init(dir string, created bool) error {
 	}
 	if created {
 		// bbolt does not sync the directory entry of the file it creates.
-		return syncDir(dir)
+		return kvlog.SyncDir(vfs.Default, dir)
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 func buckets(tx *bolt.Tx) (log, meta *bolt.Bucket, err error) {
@@ -257,7 +243,7 @@ func (s *store) Apply(b *kvlog.Batch, _ bool) (err error) {
 			}
 		}
 		for _, m := range b.Meta {
-			key, err := metaKey(m.Key)
+			key, err := metaKeys.Key(m.Key)
 			if err == nil && m.Value == nil {
 				err = meta.Delete(key)
 			} else if err == nil {
@@ -325,7 +311,7 @@ func (s *store) GetEntry(index uint64, fn func(v []byte) error) (found bool, err
 }
 
 func (s *store) GetMeta(key kvlog.MetaKey, fn func(v []byte) error) (found bool, err error) {
-	k, err := metaKey(key)
+	k, err := metaKeys.Key(key)
 	if err != nil {
 		return false, err
 	}

@@ -14,20 +14,22 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
+	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvlog"
 	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvlogtest"
 )
 
 var harness = kvlogtest.Harness{
 	Name: Name,
-	Open: func(o raftlog.Options) (kvlogtest.Engine, error) {
-		e, err := Open(o)
-		if err != nil {
-			return nil, err
-		}
-		return e, nil
-	},
+	Open: kvlog.Factory(Open),
 	SyncParams: func(syncOnWrite bool) map[string]string {
 		return map[string]string{"nosync": fmt.Sprint(!syncOnWrite)}
+	},
+	ParamCases: []kvlogtest.ParamCase{
+		{Params: nil, SyncOnWrite: true},
+		{Params: map[string]string{"nosync": "false"}, SyncOnWrite: true},
+		{Params: map[string]string{"nosync": "true"}, SyncOnWrite: false},
+		{Params: map[string]string{"nosync": "maybe"}, WantErr: true},
+		{Params: map[string]string{"sync": "false"}, WantErr: true},
 	},
 	UsesFS: false,
 	Damage: func(t testing.TB, dir string, at kvlogtest.Place, value []byte) {
@@ -36,7 +38,7 @@ var harness = kvlogtest.Harness{
 			writeBehind(t, dir, logBucket, logKey(at.Entry), value)
 			return
 		}
-		key, err := metaKey(at.Meta)
+		key, err := metaKeys.Key(at.Meta)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -49,24 +51,12 @@ func openEngine(t testing.TB, o raftlog.Options) *Engine {
 	return kvlogtest.Open(t, harness, o).(*Engine)
 }
 
-func TestReopenDurability(t *testing.T)      { kvlogtest.ReopenDurability(t, harness) }
-func TestMutationsAcrossReopen(t *testing.T) { kvlogtest.MutationsAcrossReopen(t, harness) }
-func TestClosed(t *testing.T)                { kvlogtest.Closed(t, harness) }
-func TestCorruptValues(t *testing.T)         { kvlogtest.CorruptValues(t, harness) }
-func TestConcurrentReaders(t *testing.T)     { kvlogtest.ConcurrentReaders(t, harness) }
+func TestEngine(t *testing.T)      { kvlogtest.Run(t, harness) }
+func TestConformance(t *testing.T) { kvlogtest.Conformance(t, harness) }
 
-func TestTruncateThenAppendSurvivesReopen(t *testing.T) {
-	kvlogtest.TruncateThenAppendSurvivesReopen(t, harness)
-}
-
-func TestParams(t *testing.T) {
-	kvlogtest.Params(t, harness, []kvlogtest.ParamCase{
-		{Params: nil, SyncOnWrite: true},
-		{Params: map[string]string{"nosync": "false"}, SyncOnWrite: true},
-		{Params: map[string]string{"nosync": "true"}, SyncOnWrite: false},
-		{Params: map[string]string{"nosync": "maybe"}, WantErr: true},
-		{Params: map[string]string{"sync": "false"}, WantErr: true},
-	})
+// TestFSOption checks that the engine, which cannot write through a vfs.FS,
+// rejects any but vfs.Default.
+func TestFSOption(t *testing.T) {
 	for _, fs := range []vfs.FS{vfs.NewMem(), vfs.NewCrashableMem()} {
 		if _, err := Open(raftlog.Options{Dir: t.TempDir(), FS: fs}); !errors.Is(err, raftlog.ErrBadOption) {
 			t.Fatalf("Open with FS %T: %v, want ErrBadOption", fs, err)
@@ -150,7 +140,7 @@ func TestWriteFailure(t *testing.T) {
 					t.Fatalf("LastIndex = %d after the failure, want 10", got)
 				}
 			}
-			kvlogtest.RequireFailed(t, e)
+			kvlogtest.RequireFailed(t, e, syscall.ENOSPC)
 			if err := e.Close(); err != nil {
 				t.Fatalf("close after the failure: %v", err)
 			}

@@ -2,7 +2,6 @@ package bbolt
 
 import (
 	"encoding/binary"
-	"fmt"
 
 	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvlog"
 )
@@ -11,10 +10,9 @@ import (
 // its entry (encoded by kvcodec), so bbolt's bytewise key order is index order; the meta bucket
 // holds the hard state and the purge boundary.
 var (
-	logBucket    = []byte("log")
-	metaBucket   = []byte("meta")
-	hardStateKey = []byte("hardstate")
-	purgedKey    = []byte("purged")
+	logBucket  = []byte("log")
+	metaBucket = []byte("meta")
+	metaKeys   = kvlog.MetaKeys{HardState: []byte("hardstate"), Purged: []byte("purged")}
 )
 
 const logKeyLen = 8
@@ -29,15 +27,4 @@ func keyIndex(k []byte) (uint64, bool) {
 		return 0, false
 	}
 	return binary.BigEndian.Uint64(k), true
-}
-
-// metaKey returns the key of a meta value in the meta bucket.
-func metaKey(k kvlog.MetaKey) ([]byte, error) {
-	switch k {
-	case kvlog.HardState:
-		return hardStateKey, nil
-	case kvlog.Purged:
-		return purgedKey, nil
-	}
-	return nil, fmt.Errorf("raftlog/bbolt: no key for %v", k)
 }

@@ -2,7 +2,6 @@ package pebble
 
 import (
 	"encoding/binary"
-	"fmt"
 
 	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvlog"
 )
@@ -17,9 +16,11 @@ const (
 )
 
 var (
-	logEnd       = []byte{metaPrefix}
-	hardStateKey = []byte{metaPrefix, 'h', 's'}
-	purgedKey    = []byte{metaPrefix, 'p', 'u'}
+	logEnd   = []byte{metaPrefix}
+	metaKeys = kvlog.MetaKeys{
+		HardState: []byte{metaPrefix, 'h', 's'},
+		Purged:    []byte{metaPrefix, 'p', 'u'},
+	}
 )
 
 const logKeyLen = 9
@@ -42,15 +43,4 @@ func keyIndex(k []byte) (uint64, bool) {
 		return 0, false
 	}
 	return binary.BigEndian.Uint64(k[1:]), true
-}
-
-// metaKey returns the key of a meta value.
-func metaKey(k kvlog.MetaKey) ([]byte, error) {
-	switch k {
-	case kvlog.HardState:
-		return hardStateKey, nil
-	case kvlog.Purged:
-		return purgedKey, nil
-	}
-	return nil, fmt.Errorf("raftlog/pebble: no key for %v", k)
 }

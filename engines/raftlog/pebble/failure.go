@@ -93,21 +93,7 @@ func (fs *watchFS) wrap(file vfs.File, name string, err error) (vfs.File, error)
 	return &watchFile{File: file, name: name, wal: strings.HasSuffix(name, ".log"), f: fs.f}, nil
 }
 
-func (fs *watchFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
-	if err := fence(fs.f); err != nil {
-		return nil, err
-	}
-	file, err := fs.FS.Create(name, category)
-	if err == nil && strings.HasPrefix(fs.PathBase(name), "MANIFEST-") {
-		if err = fs.syncDir(fs.PathDir(name)); err != nil {
-			_ = file.Close()
-			return nil, err
-		}
-	}
-	return fs.wrap(file, name, err)
-}
-
-// syncDir makes the directory entry of a new MANIFEST durable before pebble
+// Create makes the directory entry of a new MANIFEST durable before pebble
 // moves its marker to it. pebble creates the MANIFEST, syncs its contents,
 // then creates the marker file and syncs the directory once for both; a
 // power loss before that sync may keep the marker's entry and drop the
@@ -116,16 +102,18 @@ func (fs *watchFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File
 // writes a new MANIFEST at every open, so this is not only a risk of the
 // first one. Syncing the directory here leaves a crash only the old marker
 // or a marker whose MANIFEST exists.
-func (fs *watchFS) syncDir(dir string) error {
-	d, err := fs.FS.OpenDir(dir)
-	if err != nil {
-		return err
+func (fs *watchFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	if err := fence(fs.f); err != nil {
+		return nil, err
 	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
+	file, err := fs.FS.Create(name, category)
+	if err == nil && strings.HasPrefix(fs.PathBase(name), "MANIFEST-") {
+		if err = kvlog.SyncDir(fs.FS, fs.PathDir(name)); err != nil {
+			_ = file.Close()
+			return nil, err
+		}
 	}
-	return err
+	return fs.wrap(file, name, err)
 }
 
 func (fs *watchFS) OpenReadWrite(name string, category vfs.DiskWriteCategory, opts ...vfs.OpenOption) (vfs.File, error) {

@@ -39,7 +39,7 @@ import (
 const Name = "pebble"
 
 func init() {
-	raftlog.Register(Name, func(o raftlog.Options) (raftlog.Engine, error) { return Open(o) })
+	raftlog.Register(Name, kvlog.Factory(Open))
 }
 
 // Engine is a raftlog engine on a pebble database. It is its own LogStore and
@@ -50,10 +50,8 @@ type Engine struct {
 }
 
 var (
-	_ raftlog.Engine    = (*Engine)(nil)
-	_ raftlog.LogStore  = (*Engine)(nil)
-	_ raftlog.MetaStore = (*Engine)(nil)
-	_ kvlog.Backend     = (*store)(nil)
+	_ raftlog.Engine = (*Engine)(nil)
+	_ kvlog.Backend  = (*store)(nil)
 )
 
 // Tuning. A Raft log is appended at its tail, read near its tail and deleted
@@ -164,7 +162,7 @@ func (s *store) Apply(b *kvlog.Batch, sync bool) error {
 		}
 	}
 	for _, m := range b.Meta {
-		key, err := metaKey(m.Key)
+		key, err := metaKeys.Key(m.Key)
 		if err == nil && m.Value == nil {
 			err = pb.Delete(key, nil)
 		} else if err == nil {
@@ -214,7 +212,7 @@ func (s *store) GetEntry(index uint64, fn func(v []byte) error) (bool, error) {
 }
 
 func (s *store) GetMeta(key kvlog.MetaKey, fn func(v []byte) error) (bool, error) {
-	k, err := metaKey(key)
+	k, err := metaKeys.Key(key)
 	if err != nil {
 		return false, err
 	}

@@ -22,15 +22,16 @@ import (
 
 var harness = kvlogtest.Harness{
 	Name: Name,
-	Open: func(o raftlog.Options) (kvlogtest.Engine, error) {
-		e, err := Open(o)
-		if err != nil {
-			return nil, err
-		}
-		return e, nil
-	},
+	Open: kvlog.Factory(Open),
 	SyncParams: func(syncOnWrite bool) map[string]string {
 		return map[string]string{"sync": fmt.Sprint(syncOnWrite)}
+	},
+	ParamCases: []kvlogtest.ParamCase{
+		{Params: nil, SyncOnWrite: true},
+		{Params: map[string]string{"sync": "true"}, SyncOnWrite: true},
+		{Params: map[string]string{"sync": "false"}, SyncOnWrite: false},
+		{Params: map[string]string{"sync": "maybe"}, WantErr: true},
+		{Params: map[string]string{"segment_size": "1MiB"}, WantErr: true},
 	},
 	UsesFS: true,
 	Damage: func(t testing.TB, dir string, at kvlogtest.Place, value []byte) {
@@ -38,7 +39,7 @@ var harness = kvlogtest.Harness{
 		key := logKey(at.Entry)
 		if at.Entry == 0 {
 			var err error
-			if key, err = metaKey(at.Meta); err != nil {
+			if key, err = metaKeys.Key(at.Meta); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -51,25 +52,8 @@ func openEngine(t testing.TB, o raftlog.Options) *Engine {
 	return kvlogtest.Open(t, harness, o).(*Engine)
 }
 
-func TestReopenDurability(t *testing.T)      { kvlogtest.ReopenDurability(t, harness) }
-func TestMutationsAcrossReopen(t *testing.T) { kvlogtest.MutationsAcrossReopen(t, harness) }
-func TestClosed(t *testing.T)                { kvlogtest.Closed(t, harness) }
-func TestCorruptValues(t *testing.T)         { kvlogtest.CorruptValues(t, harness) }
-func TestConcurrentReaders(t *testing.T)     { kvlogtest.ConcurrentReaders(t, harness) }
-
-func TestTruncateThenAppendSurvivesReopen(t *testing.T) {
-	kvlogtest.TruncateThenAppendSurvivesReopen(t, harness)
-}
-
-func TestParams(t *testing.T) {
-	kvlogtest.Params(t, harness, []kvlogtest.ParamCase{
-		{Params: nil, SyncOnWrite: true},
-		{Params: map[string]string{"sync": "true"}, SyncOnWrite: true},
-		{Params: map[string]string{"sync": "false"}, SyncOnWrite: false},
-		{Params: map[string]string{"sync": "maybe"}, WantErr: true},
-		{Params: map[string]string{"segment_size": "1MiB"}, WantErr: true},
-	})
-}
+func TestEngine(t *testing.T)      { kvlogtest.Run(t, harness) }
+func TestConformance(t *testing.T) { kvlogtest.Conformance(t, harness) }
 
 func BenchmarkPersistEntries(b *testing.B) { kvlogtest.BenchmarkPersistEntries(b, harness) }
 
@@ -184,7 +168,7 @@ func TestSyncFailure(t *testing.T) {
 			if got := e.LastIndex(); got != next-1 {
 				t.Fatalf("LastIndex = %d after the failure, want %d", got, next-1)
 			}
-			kvlogtest.RequireFailed(t, e)
+			kvlogtest.RequireFailed(t, e, syscall.EIO)
 			// The files are fenced: closing pebble changes none of them.
 			before := listFiles(t, mem, "db")
 			if err := e.Close(); err != nil {

@@ -58,6 +58,22 @@ const (
 	Purged
 )
 
+// MetaKeys are the keys a backend stores the meta values under.
+type MetaKeys struct {
+	HardState, Purged []byte
+}
+
+// Key returns the key of k.
+func (m MetaKeys) Key(k MetaKey) ([]byte, error) {
+	switch k {
+	case HardState:
+		return m.HardState, nil
+	case Purged:
+		return m.Purged, nil
+	}
+	return nil, fmt.Errorf("kvlog: no key for %v", k)
+}
+
 func (k MetaKey) String() string {
 	switch k {
 	case HardState:

@@ -133,10 +133,8 @@ func (s *Store) PersistEntries(entries []raftlog.Entry) error {
 	if err := s.writable(); err != nil {
 		return err
 	}
-	s.mu.RLock()
-	next := s.last + 1
-	s.mu.RUnlock()
-	if err := logcheck.Batch(entries, next); err != nil {
+	_, last := s.bounds()
+	if err := logcheck.Batch(entries, last+1); err != nil {
 		return err
 	}
 	if err := s.apply(&Batch{Append: entries}); err != nil {
@@ -302,22 +300,26 @@ func (s *Store) Flush() error {
 	return s.writable()
 }
 
-func (s *Store) FirstIndex() uint64 {
+// bounds returns the purge boundary and the last index.
+func (s *Store) bounds() (raftlog.LogID, uint64) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.purged.Index + 1
+	return s.purged, s.last
+}
+
+func (s *Store) FirstIndex() uint64 {
+	purged, _ := s.bounds()
+	return purged.Index + 1
 }
 
 func (s *Store) LastIndex() uint64 {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.last
+	_, last := s.bounds()
+	return last
 }
 
 func (s *Store) PurgedID() raftlog.LogID {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.purged
+	purged, _ := s.bounds()
+	return purged
 }
 
 func (s *Store) SaveHardState(hs raftlog.HardState) error {

@@ -4,179 +4,30 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
-	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
 	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvcodec"
 	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvlog"
-	"github.com/ordeal-dev/ordeal/engines/raftlog/raftlogtest"
+	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvlogtest"
 )
-
-// memKV is a kvlog.Backend in memory. Its data outlives it, so that a Store
-// reopened over the same data finds what the last one left. Every batch is
-// durable when applied.
-type memKV struct {
-	d *memData
-}
-
-type memData struct {
-	mu   sync.RWMutex
-	log  map[uint64][]byte
-	meta map[kvlog.MetaKey][]byte
-
-	// Faults and observations for the unit tests.
-	applyErr, syncErr, closeErr error
-	batches                     []kvlog.Batch
-	syncs                       []bool // the sync argument of each Apply
-	flushes                     int
-}
-
-func newData() *memData {
-	return &memData{log: map[uint64][]byte{}, meta: map[kvlog.MetaKey][]byte{}}
-}
-
-func (m *memKV) Apply(b *kvlog.Batch, sync bool) error {
-	d := m.d
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	rec := *b
-	rec.Append = slices.Clone(b.Append)
-	d.batches = append(d.batches, rec)
-	d.syncs = append(d.syncs, sync)
-	if d.applyErr != nil {
-		return d.applyErr
-	}
-	if r := b.Delete; r != nil {
-		for i := range d.log {
-			if i >= r.From && i <= r.To {
-				delete(d.log, i)
-			}
-		}
-	}
-	for _, ent := range b.Append {
-		d.log[ent.Index] = kvcodec.AppendEntry(nil, ent)
-	}
-	for _, mv := range b.Meta {
-		if mv.Value == nil {
-			delete(d.meta, mv.Key)
-		} else {
-			d.meta[mv.Key] = slices.Clone(mv.Value)
-		}
-	}
-	return nil
-}
-
-func (m *memKV) Sync() error {
-	m.d.mu.Lock()
-	defer m.d.mu.Unlock()
-	m.d.flushes++
-	return m.d.syncErr
-}
-
-func (m *memKV) GetEntry(index uint64, fn func(v []byte) error) (bool, error) {
-	m.d.mu.RLock()
-	defer m.d.mu.RUnlock()
-	v, ok := m.d.log[index]
-	if !ok {
-		return false, nil
-	}
-	return true, fn(v)
-}
-
-func (m *memKV) GetMeta(key kvlog.MetaKey, fn func(v []byte) error) (bool, error) {
-	m.d.mu.RLock()
-	defer m.d.mu.RUnlock()
-	v, ok := m.d.meta[key]
-	if !ok {
-		return false, nil
-	}
-	return true, fn(v)
-}
-
-func (m *memKV) indexes() []uint64 {
-	out := make([]uint64, 0, len(m.d.log))
-	for i := range m.d.log {
-		out = append(out, i)
-	}
-	slices.Sort(out)
-	return out
-}
-
-func (m *memKV) ScanLog(lo, hi uint64, fn func(index uint64, v []byte) error) error {
-	m.d.mu.RLock()
-	defer m.d.mu.RUnlock()
-	for _, i := range m.indexes() {
-		if i < lo || i > hi {
-			continue
-		}
-		if err := fn(i, m.d.log[i]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (m *memKV) LogBounds() (first, last uint64, ok bool, err error) {
-	m.d.mu.RLock()
-	defer m.d.mu.RUnlock()
-	ix := m.indexes()
-	if len(ix) == 0 {
-		return 0, 0, false, nil
-	}
-	return ix[0], ix[len(ix)-1], true, nil
-}
-
-func (m *memKV) Close() error {
-	m.d.mu.Lock()
-	defer m.d.mu.Unlock()
-	return m.d.closeErr
-}
 
 var caps = raftlog.Capabilities{Persistent: true, SyncOnWrite: true}
 
-func open(t testing.TB, d *memData, cfg kvlog.Config) *kvlog.Store {
+func open(t testing.TB, d *kvlogtest.MemData, cfg kvlog.Config) *kvlog.Store {
 	t.Helper()
 	if cfg.Name == "" {
 		cfg.Name = "raftlog/test"
 		cfg.Capabilities = caps
 	}
-	s, err := kvlog.Open(&memKV{d: d}, cfg)
+	s, err := kvlog.Open(kvlogtest.NewMemBackend(d), cfg)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
 	return s
-}
-
-func persist(t testing.TB, s *kvlog.Store, lo, hi uint64) {
-	t.Helper()
-	var ents []raftlog.Entry
-	for i := lo; i <= hi; i++ {
-		ents = append(ents, raftlog.Entry{Index: i, Term: 1, Data: []byte(fmt.Sprint(i))})
-	}
-	if err := s.PersistEntries(ents); err != nil {
-		t.Fatalf("persist %d..%d: %v", lo, hi, err)
-	}
-}
-
-func TestConformance(t *testing.T) {
-	var mu sync.Mutex
-	dirs := map[string]*memData{}
-	raftlogtest.Run(t, raftlogtest.Harness{
-		Name: "kvlog-memory",
-		Open: func(o raftlog.Options) (raftlog.Engine, error) {
-			mu.Lock()
-			d, ok := dirs[o.Dir]
-			if !ok {
-				d = newData()
-				dirs[o.Dir] = d
-			}
-			mu.Unlock()
-			return kvlog.Open(&memKV{d: d}, kvlog.Config{Name: "raftlog/test", Capabilities: caps})
-		},
-	})
 }
 
 // TestBatches checks the batch each mutation hands the backend.
@@ -213,27 +64,28 @@ func TestBatches(t *testing.T) {
 	for _, tc := range tests {
 		for _, syncOnWrite := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/sync=%v", tc.name, syncOnWrite), func(t *testing.T) {
-				d := newData()
+				d := kvlogtest.NewMemData()
 				s := open(t, d, kvlog.Config{Name: "raftlog/test", Capabilities: raftlog.Capabilities{Persistent: true, SyncOnWrite: syncOnWrite}})
-				persist(t, s, 1, 10)
-				d.batches, d.syncs = nil, nil
+				kvlogtest.Persist(t, s, 1, 10, 1)
+				d.Applied()
 				if err := tc.mutate(s); err != nil {
 					t.Fatal(err)
 				}
+				applied := d.Applied()
 				if tc.want == nil {
-					if len(d.batches) != 0 {
-						t.Fatalf("batches %+v, want none", d.batches)
+					if len(applied) != 0 {
+						t.Fatalf("batches %+v, want none", applied)
 					}
 					return
 				}
-				if len(d.batches) != 1 {
-					t.Fatalf("%d batches, want 1", len(d.batches))
+				if len(applied) != 1 {
+					t.Fatalf("%d batches, want 1", len(applied))
 				}
-				if got := batchString(d.batches[0]); got != batchString(*tc.want) {
+				if got := batchString(applied[0].Batch); got != batchString(*tc.want) {
 					t.Fatalf("batch %s, want %s", got, batchString(*tc.want))
 				}
-				if d.syncs[0] != syncOnWrite {
-					t.Fatalf("applied with sync=%v, want %v", d.syncs[0], syncOnWrite)
+				if applied[0].Sync != syncOnWrite {
+					t.Fatalf("applied with sync=%v, want %v", applied[0].Sync, syncOnWrite)
 				}
 			})
 		}
@@ -250,37 +102,15 @@ func batchString(b kvlog.Batch) string {
 
 func TestFlush(t *testing.T) {
 	for _, syncOnWrite := range []bool{true, false} {
-		d := newData()
+		d := kvlogtest.NewMemData()
 		s := open(t, d, kvlog.Config{Name: "raftlog/test", Capabilities: raftlog.Capabilities{Persistent: true, SyncOnWrite: syncOnWrite}})
-		persist(t, s, 1, 3)
+		kvlogtest.Persist(t, s, 1, 3, 1)
 		if err := s.Flush(); err != nil {
 			t.Fatal(err)
 		}
-		if want := map[bool]int{true: 0, false: 1}[syncOnWrite]; d.flushes != want {
-			t.Fatalf("sync=%v: Flush synced %d times, want %d", syncOnWrite, d.flushes, want)
+		if want := map[bool]int{true: 0, false: 1}[syncOnWrite]; d.Syncs() != want {
+			t.Fatalf("sync=%v: Flush synced %d times, want %d", syncOnWrite, d.Syncs(), want)
 		}
-	}
-}
-
-// requireFailed checks that every mutation is refused with ErrFailed and
-// that reads still work.
-func requireFailed(t *testing.T, s *kvlog.Store, cause error) {
-	t.Helper()
-	later := map[string]error{
-		"PersistEntries": s.PersistEntries([]raftlog.Entry{{Index: s.LastIndex() + 1}}),
-		"Purge":          s.Purge(raftlog.LogID{Index: 2, Term: 1}),
-		"Truncate":       s.Truncate(5),
-		"Reset":          s.Reset(),
-		"SaveHardState":  s.SaveHardState(raftlog.HardState{Term: 3}),
-		"Flush":          s.Flush(),
-	}
-	for name, err := range later {
-		if !errors.Is(err, raftlog.ErrFailed) || !errors.Is(err, cause) {
-			t.Errorf("%s after the failure: %v, want ErrFailed and %v", name, err, cause)
-		}
-	}
-	if ent, err := s.Entry(2); err != nil || ent.Index != 2 {
-		t.Fatalf("read after the failure: %+v, %v", ent, err)
 	}
 }
 
@@ -288,28 +118,28 @@ func TestFailure(t *testing.T) {
 	tests := []struct {
 		name        string
 		syncOnWrite bool
-		arm         func(d *memData, f *kvlog.Failure)
+		arm         func(d *kvlogtest.MemData, f *kvlog.Failure)
 		mutate      func(s *kvlog.Store) error
 	}{
-		{"apply fails", true, func(d *memData, _ *kvlog.Failure) { d.applyErr = syscall.EIO }, func(s *kvlog.Store) error {
+		{"apply fails", true, func(d *kvlogtest.MemData, _ *kvlog.Failure) { d.Fail(syscall.EIO, nil, nil) }, func(s *kvlog.Store) error {
 			return s.PersistEntries([]raftlog.Entry{{Index: 11}})
 		}},
-		{"hard state apply fails", true, func(d *memData, _ *kvlog.Failure) { d.applyErr = syscall.EIO }, func(s *kvlog.Store) error {
+		{"hard state apply fails", true, func(d *kvlogtest.MemData, _ *kvlog.Failure) { d.Fail(syscall.EIO, nil, nil) }, func(s *kvlog.Store) error {
 			return s.SaveHardState(raftlog.HardState{Term: 2})
 		}},
-		{"sync fails", false, func(d *memData, _ *kvlog.Failure) { d.syncErr = syscall.EIO }, func(s *kvlog.Store) error {
+		{"sync fails", false, func(d *kvlogtest.MemData, _ *kvlog.Failure) { d.Fail(nil, syscall.EIO, nil) }, func(s *kvlog.Store) error {
 			return s.Flush()
 		}},
-		{"background failure", true, func(_ *memData, f *kvlog.Failure) { f.Record(syscall.EIO) }, func(s *kvlog.Store) error {
+		{"background failure", true, func(_ *kvlogtest.MemData, f *kvlog.Failure) { f.Record(syscall.EIO) }, func(s *kvlog.Store) error {
 			return s.Truncate(5)
 		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d := newData()
+			d := kvlogtest.NewMemData()
 			f := &kvlog.Failure{}
 			s := open(t, d, kvlog.Config{Name: "raftlog/test", Capabilities: raftlog.Capabilities{Persistent: true, SyncOnWrite: tc.syncOnWrite}, Failure: f})
-			persist(t, s, 1, 10)
+			kvlogtest.Persist(t, s, 1, 10, 1)
 			tc.arm(d, f)
 			err := tc.mutate(s)
 			if !errors.Is(err, raftlog.ErrFailed) || !errors.Is(err, syscall.EIO) {
@@ -321,8 +151,8 @@ func TestFailure(t *testing.T) {
 			if !errors.Is(f.Cause(), syscall.EIO) {
 				t.Fatalf("recorded cause %v, want EIO", f.Cause())
 			}
-			d.applyErr, d.syncErr, d.closeErr = nil, nil, errors.New("close after a failure")
-			requireFailed(t, s, syscall.EIO)
+			d.Fail(nil, nil, errors.New("close after a failure"))
+			kvlogtest.RequireFailed(t, s, syscall.EIO)
 			if err := s.Close(); err != nil {
 				t.Fatalf("Close after the failure: %v, want nil", err)
 			}
@@ -346,14 +176,12 @@ func TestFirstFailureKept(t *testing.T) {
 func TestMissingEntry(t *testing.T) {
 	for _, failed := range []bool{false, true} {
 		t.Run(fmt.Sprintf("failed=%v", failed), func(t *testing.T) {
-			d := newData()
+			d := kvlogtest.NewMemData()
 			f := &kvlog.Failure{}
 			s := open(t, d, kvlog.Config{Name: "raftlog/test", Capabilities: caps, Failure: f})
-			persist(t, s, 1, 10)
-			d.mu.Lock()
-			delete(d.log, 5)
-			delete(d.log, 10)
-			d.mu.Unlock()
+			kvlogtest.Persist(t, s, 1, 10, 1)
+			d.Put(kvlogtest.Place{Entry: 5}, nil)
+			d.Put(kvlogtest.Place{Entry: 10}, nil)
 			want := raftlog.ErrCorrupt
 			if failed {
 				f.Record(syscall.EIO)
@@ -389,14 +217,14 @@ func TestOpenBounds(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d := newData()
+			d := kvlogtest.NewMemData()
 			for _, i := range tc.log {
-				d.log[i] = kvcodec.AppendEntry(nil, raftlog.Entry{Index: i, Term: 2})
+				d.Put(kvlogtest.Place{Entry: i}, kvcodec.AppendEntry(nil, raftlog.Entry{Index: i, Term: 2}))
 			}
 			if tc.purged != nil {
-				d.meta[kvlog.Purged] = tc.purged
+				d.Put(kvlogtest.Place{Meta: kvlog.Purged}, tc.purged)
 			}
-			s, err := kvlog.Open(&memKV{d: d}, kvlog.Config{Name: "raftlog/test", Capabilities: caps})
+			s, err := kvlog.Open(kvlogtest.NewMemBackend(d), kvlog.Config{Name: "raftlog/test", Capabilities: caps})
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("Open: %v, want %v", err, tc.wantErr)
@@ -414,9 +242,9 @@ func TestOpenBounds(t *testing.T) {
 }
 
 func TestClose(t *testing.T) {
-	d := newData()
+	d := kvlogtest.NewMemData()
 	s := open(t, d, kvlog.Config{})
-	d.closeErr = syscall.EIO
+	d.Fail(nil, nil, syscall.EIO)
 	if err := s.Close(); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("Close: %v, want EIO", err)
 	}
@@ -430,5 +258,68 @@ func TestMetaKeyString(t *testing.T) {
 		if got := k.String(); got != want {
 			t.Errorf("MetaKey(%d) = %q, want %q", uint8(k), got, want)
 		}
+	}
+}
+
+func TestMetaKeys(t *testing.T) {
+	keys := kvlog.MetaKeys{HardState: []byte("h"), Purged: []byte("p")}
+	for k, want := range map[kvlog.MetaKey]string{kvlog.HardState: "h", kvlog.Purged: "p"} {
+		if got, err := keys.Key(k); err != nil || string(got) != want {
+			t.Errorf("Key(%v) = %q, %v; want %q", k, got, err, want)
+		}
+	}
+	if _, err := keys.Key(9); err == nil {
+		t.Error("Key(9) returned no error")
+	}
+}
+
+func TestFactory(t *testing.T) {
+	f := kvlog.Factory(func(o raftlog.Options) (*kvlog.Store, error) {
+		if o.Dir == "" {
+			return nil, raftlog.ErrBadOption
+		}
+		return kvlog.Open(kvlogtest.NewMemBackend(kvlogtest.NewMemData()), kvlog.Config{Name: "raftlog/test", Capabilities: caps})
+	})
+	if e, err := f(raftlog.Options{}); e != nil || !errors.Is(err, raftlog.ErrBadOption) {
+		t.Fatalf("failed open = %#v, %v; want a nil Engine and ErrBadOption", e, err)
+	}
+	e, err := f(raftlog.Options{Dir: "d"})
+	if err != nil || e == nil {
+		t.Fatalf("open = %v, %v", e, err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSyncDir(t *testing.T) {
+	fs := vfs.NewCrashableMem()
+	if err := fs.MkdirAll("d", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := kvlog.SyncDir(fs, ""); err != nil {
+		t.Fatal(err)
+	}
+	f, err := fs.Create("d/x", vfs.WriteCategoryUnspecified)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fs.CrashClone(vfs.CrashCloneCfg{}).Stat("d/x"); err == nil {
+		t.Fatal("d/x survived a crash before its directory was synced")
+	}
+	if err := kvlog.SyncDir(fs, "d"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fs.CrashClone(vfs.CrashCloneCfg{}).Stat("d/x"); err != nil {
+		t.Fatalf("d/x lost in a crash after SyncDir: %v", err)
+	}
+	if err := kvlog.SyncDir(fs, "missing"); err == nil {
+		t.Fatal("SyncDir of a missing directory returned no error")
 	}
 }

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,7 +14,48 @@ import (
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
 	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvcodec"
 	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvlog"
+	"github.com/ordeal-dev/ordeal/engines/raftlog/raftlogtest"
 )
+
+// Run runs every test body as a subtest of t named after it.
+func Run(t *testing.T, h Harness) {
+	t.Run("ReopenDurability", func(t *testing.T) { ReopenDurability(t, h) })
+	t.Run("MutationsAcrossReopen", func(t *testing.T) { MutationsAcrossReopen(t, h) })
+	t.Run("TruncateThenAppendSurvivesReopen", func(t *testing.T) { TruncateThenAppendSurvivesReopen(t, h) })
+	t.Run("Params", func(t *testing.T) { Params(t, h) })
+	t.Run("Closed", func(t *testing.T) { Closed(t, h) })
+	t.Run("CorruptValues", func(t *testing.T) { CorruptValues(t, h) })
+	t.Run("ConcurrentReaders", func(t *testing.T) { ConcurrentReaders(t, h) })
+}
+
+// Conformance runs the raftlogtest suite with each mutation synced and, but
+// in -short mode, without.
+func Conformance(t *testing.T, h Harness) {
+	for _, syncOnWrite := range []bool{true, false} {
+		params := h.SyncParams(syncOnWrite)
+		t.Run(paramsName(params), func(t *testing.T) {
+			if !syncOnWrite && testing.Short() {
+				t.Skipf("the %s variant is skipped in -short mode", paramsName(params))
+			}
+			raftlogtest.Run(t, raftlogtest.Harness{
+				Name: h.Name,
+				Open: func(o raftlog.Options) (raftlog.Engine, error) {
+					o.Params = params
+					return h.Open(o)
+				},
+			})
+		})
+	}
+}
+
+// paramsName writes params as k=v,k=v in key order.
+func paramsName(params map[string]string) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(params)) {
+		parts = append(parts, k+"="+params[k])
+	}
+	return strings.Join(parts, ",")
+}
 
 // ReopenDurability checks that entries and the hard state survive a flush
 // and a reopen, with each mutation synced and without.
@@ -173,11 +217,14 @@ type ParamCase struct {
 	SyncOnWrite bool
 }
 
-// Params opens the engine with each case's Params and checks the result,
+// Params opens the engine with each of h.ParamCases and checks the result,
 // then checks that Open without a directory and the registered factory with
 // an unknown parameter fail with raftlog.ErrBadOption.
-func Params(t *testing.T, h Harness, cases []ParamCase) {
-	for _, tc := range cases {
+func Params(t *testing.T, h Harness) {
+	if len(h.ParamCases) == 0 {
+		t.Skipf("engine %s has no parameter cases", h.Name)
+	}
+	for _, tc := range h.ParamCases {
 		t.Run(fmt.Sprint(tc.Params), func(t *testing.T) {
 			e, err := h.Open(raftlog.Options{Dir: t.TempDir(), Params: tc.Params})
 			if tc.WantErr {

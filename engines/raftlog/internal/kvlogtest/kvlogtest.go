@@ -28,13 +28,15 @@ type Engine interface {
 type Harness struct {
 	// Name is the name the engine registers under.
 	Name string
-	// Open opens the engine.
-	Open func(o raftlog.Options) (Engine, error)
+	// Open opens the engine, which must be an Engine.
+	Open raftlog.Factory
 	// SyncParams returns the Params that make each mutation durable on
 	// return (syncOnWrite) or only after Flush.
 	SyncParams func(syncOnWrite bool) map[string]string
 	// UsesFS is what the engine declares in Capabilities().UsesFS.
 	UsesFS bool
+	// ParamCases are the cases of the Params test; none skips it.
+	ParamCases []ParamCase
 	// Damage writes value at the place in the store in dir, with the engine
 	// closed, going around the engine.
 	Damage func(t testing.TB, dir string, at Place, value []byte)
@@ -51,9 +53,14 @@ type Place struct {
 // closed already.
 func Open(t testing.TB, h Harness, o raftlog.Options) Engine {
 	t.Helper()
-	e, err := h.Open(o)
+	re, err := h.Open(o)
 	if err != nil {
 		t.Fatalf("open: %v", err)
+	}
+	e, ok := re.(Engine)
+	if !ok {
+		_ = re.Close()
+		t.Fatalf("open: %T is not its own LogStore and MetaStore", re)
 	}
 	t.Cleanup(func() {
 		if err := e.Close(); err != nil && !errors.Is(err, raftlog.ErrClosed) {
@@ -121,8 +128,9 @@ func CheckLog(t testing.TB, e raftlog.LogStore, purged raftlog.LogID, last, term
 }
 
 // RequireFailed asserts that a failed engine refuses every mutation with
-// raftlog.ErrFailed and still reads entry 5.
-func RequireFailed(t testing.TB, e Engine) {
+// raftlog.ErrFailed wrapping cause, the storage error it failed on, and
+// still reads entry 5.
+func RequireFailed(t testing.TB, e Engine, cause error) {
 	t.Helper()
 	later := map[string]error{
 		"PersistEntries": e.PersistEntries(Entries(e.LastIndex()+1, e.LastIndex()+1, 1)),
@@ -133,8 +141,8 @@ func RequireFailed(t testing.TB, e Engine) {
 		"Flush":          e.Flush(),
 	}
 	for name, err := range later {
-		if !errors.Is(err, raftlog.ErrFailed) {
-			t.Errorf("%s after the failure: %v, want ErrFailed", name, err)
+		if !errors.Is(err, raftlog.ErrFailed) || !errors.Is(err, cause) {
+			t.Errorf("%s after the failure: %v, want ErrFailed and %v", name, err, cause)
 		}
 	}
 	if ent, err := e.Entry(5); err != nil || ent.Index != 5 {

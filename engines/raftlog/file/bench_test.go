@@ -56,29 +56,33 @@ func fill(b *testing.B, e *Engine, n, size int) {
 }
 
 func BenchmarkRead(b *testing.B) {
-	e := openBench(b, nil)
-	fill(b, e, 20000, 1024)
-	b.Run("op=entry", func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			if _, err := e.Entry(uint64(1 + i%20000)); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("op=entries/n=10000", func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			if got, err := e.Entries(5001, 15000); err != nil || len(got) != 10000 {
-				b.Fatal(len(got), err)
-			}
-		}
-	})
-	b.Run("op=lastindex", func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			if e.LastIndex() != 20000 {
-				b.Fatal("wrong last index")
-			}
-		}
-	})
+	for _, size := range []int{128, 1024} {
+		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
+			e := openBench(b, nil)
+			fill(b, e, 20000, size)
+			b.Run("op=entry", func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					if _, err := e.Entry(uint64(1 + i%20000)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("op=entries/n=10000", func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					if got, err := e.Entries(5001, 15000); err != nil || len(got) != 10000 {
+						b.Fatal(len(got), err)
+					}
+				}
+			})
+			b.Run("op=lastindex", func(b *testing.B) {
+				for i := 0; i < b.N; i++ {
+					if e.LastIndex() != 20000 {
+						b.Fatal("wrong last index")
+					}
+				}
+			})
+		})
+	}
 }
 
 // BenchmarkMaintenance times purge of 10k entries, truncate and reset, each

@@ -310,7 +310,7 @@ func (e *Engine) writeFrames(s *segment, buf []byte) error {
 	}
 	end := off + int64(len(buf))
 	if e.prealloc && end > s.alloc {
-		to := max(min(alignUp2(end, preallocChunk), e.p.segmentSize), end)
+		to := max(min(end+preallocChunk, e.p.segmentSize), end)
 		if err := writeZeros(s.f, end, to, e.zeros()); err != nil {
 			return fmt.Errorf("preallocate %s at %d: %w", s.path, end, err)
 		}
@@ -329,8 +329,6 @@ func (e *Engine) zeros() []byte {
 	}
 	return e.zbuf
 }
-
-func alignUp2(n, a int64) int64 { return (n + a - 1) / a * a }
 
 // createSegment creates, syncs and names in the directory a new segment.
 func (e *Engine) createSegment(h segHeader) (*segment, error) {

@@ -512,18 +512,18 @@ func (e *Engine) Entries(lo, hi uint64) ([]raftlog.Entry, error) {
 	if lo > hi {
 		return nil, nil
 	}
-	out := make([]raftlog.Entry, 0, hi-lo+1)
-	for i := lo; i <= hi; {
-		first := e.st.at(i)
+	locs := e.st.locs[lo-e.st.base-1 : hi-e.st.base]
+	out := make([]raftlog.Entry, len(locs))
+	for i := 0; i < len(locs); {
+		first := locs[i]
 		end := first.off + int64(first.n)
-		j := i
-		for j < hi {
-			l := e.st.at(j + 1)
+		j := i + 1
+		for ; j < len(locs); j++ {
+			l := locs[j]
 			if l.seq != first.seq || l.off < end || l.off-end > 64 || l.off+int64(l.n)-first.off > maxReadSpan {
 				break
 			}
 			end = l.off + int64(l.n)
-			j++
 		}
 		s, err := e.segBySeq(first.seq)
 		if err != nil {
@@ -531,18 +531,16 @@ func (e *Engine) Entries(lo, hi uint64) ([]raftlog.Entry, error) {
 		}
 		buf := make([]byte, end-first.off)
 		if _, err := s.f.ReadAt(buf, first.off); err != nil {
-			return nil, fmt.Errorf("file: read entries %d..%d from %s at %d: %w", i, j, s.path, first.off, err)
+			return nil, fmt.Errorf("file: read entries %d..%d from %s at %d: %w", lo+uint64(i), lo+uint64(j-1), s.path, first.off, err)
 		}
-		for k := i; k <= j; k++ {
-			l := e.st.at(k)
-			rel := l.off - first.off
-			ent, err := decodeEntry(buf[rel:rel+int64(l.n):rel+int64(l.n)], k)
-			if err != nil {
+		for k := i; k < j; k++ {
+			rel := locs[k].off - first.off
+			n := int64(locs[k].n)
+			if out[k], err = decodeEntry(buf[rel:rel+n:rel+n], lo+uint64(k)); err != nil {
 				return nil, err
 			}
-			out = append(out, ent)
 		}
-		i = j + 1
+		i = j
 	}
 	return out, nil
 }

@@ -110,22 +110,28 @@ func decodeSegHeader(b []byte) (segHeader, error) {
 // segment's sequence number and the frame's offset, so a frame only checks
 // out in the file and at the place it was written.
 func headerCRC(h []byte, seq uint64, off int64) uint32 {
-	var pos [16]byte
-	binary.LittleEndian.PutUint64(pos[0:], seq)
-	binary.LittleEndian.PutUint64(pos[8:], uint64(off))
-	c := crc32.Update(0, castagnoli, h[:12])
-	return crc32.Update(c, castagnoli, pos[:])
+	var scratch [28]byte
+	return headerCRCWith(h, seq, off, &scratch)
+}
+
+// headerCRCWith is headerCRC with the caller's scratch space, so that the
+// append path does not allocate.
+func headerCRCWith(h []byte, seq uint64, off int64, scratch *[28]byte) uint32 {
+	copy(scratch[:12], h[:12])
+	binary.LittleEndian.PutUint64(scratch[12:], seq)
+	binary.LittleEndian.PutUint64(scratch[20:], uint64(off))
+	return crc(scratch[:])
 }
 
 // finishFrame fills in the header of the frame in b: b holds the header's
 // 16 bytes, then n bytes of payload, then padding up to frameSize(n), which
 // finishFrame zeroes.
-func finishFrame(b []byte, kind frameKind, n int, seq uint64, off int64) {
+func finishFrame(b []byte, kind frameKind, n int, seq uint64, off int64, scratch *[28]byte) {
 	h := b[:frameHeaderSize]
 	binary.LittleEndian.PutUint32(h[0:], uint32(n))
 	h[4], h[5], h[6], h[7] = byte(kind), 0, 0, 0
 	binary.LittleEndian.PutUint32(h[8:], crc(b[frameHeaderSize:frameHeaderSize+n]))
-	binary.LittleEndian.PutUint32(h[12:], headerCRC(h, seq, off))
+	binary.LittleEndian.PutUint32(h[12:], headerCRCWith(h, seq, off, scratch))
 	clear(b[frameHeaderSize+n:])
 }
 
@@ -136,7 +142,7 @@ func appendFrame(dst []byte, kind frameKind, payload []byte, seq uint64, off int
 	dst = append(dst, make([]byte, size)...)
 	b := dst[start:]
 	copy(b[frameHeaderSize:], payload)
-	finishFrame(b, kind, len(payload), seq, off)
+	finishFrame(b, kind, len(payload), seq, off, new([28]byte))
 	return dst
 }
 

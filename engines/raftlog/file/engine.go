@@ -52,10 +52,11 @@ type Engine struct {
 	failed atomic.Pointer[failure]
 
 	// Scratch of the writer, under wmu.
-	buf  []byte
-	rel  []int64
-	locs []loc
-	zbuf []byte
+	buf        []byte
+	rel        []int64
+	locs       []loc
+	zbuf       []byte
+	crcScratch [28]byte
 
 	spare    *spareFile
 	spareErr error // why the last spare was dropped, for diagnosis
@@ -447,7 +448,7 @@ func (e *Engine) PersistEntries(batch []raftlog.Entry) error {
 	}
 	buf := e.buf[:size]
 	e.rel = putEntries(buf[frameHeaderSize:frameHeaderSize+n], batch, e.rel[:0])
-	finishFrame(buf, kindEntries, n, s.seq, off)
+	finishFrame(buf, kindEntries, n, s.seq, off, &e.crcScratch)
 	if err := e.writeFrames(s, buf); err != nil {
 		return e.fail("persist entries", err)
 	}

@@ -30,7 +30,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -50,18 +49,6 @@ const FileName = "raftlog.db"
 func init() {
 	raftlog.Register(Name, kvlog.Factory(Open))
 }
-
-// Engine is a raftlog engine on a bbolt database. It is its own LogStore and
-// MetaStore: the log rules live in kvlog.Store, over the database as a
-// kvlog.Backend.
-type Engine struct {
-	*kvlog.Store
-}
-
-var (
-	_ raftlog.Engine = (*Engine)(nil)
-	_ kvlog.Backend  = (*store)(nil)
-)
 
 // Tuning.
 //
@@ -83,24 +70,23 @@ const (
 	lockTimeout     = 2 * time.Second
 )
 
-// Open opens (creating if needed) the engine in o.Dir.
+// Engine is the bbolt engine: a kvlog.Store, which is its own LogStore and
+// MetaStore, over the two buckets of FileName.
+type Engine struct {
+	*kvlog.Store
+}
+
+var _ raftlog.Engine = (*Engine)(nil)
+
+// Open opens FileName in o.Dir, creating both if needed, and recovers the
+// log it holds. o.FS must be nil or vfs.Default.
 func Open(o raftlog.Options) (*Engine, error) {
-	if err := raftlog.CheckParams(Name, o.Params, "nosync"); err != nil {
+	noSync, err := kvlog.ParseOptions(Name, o, "nosync", false)
+	if err != nil {
 		return nil, err
-	}
-	noSync := false
-	if v, ok := o.Params["nosync"]; ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return nil, fmt.Errorf("%w: engine %s: parameter nosync=%q is not a boolean", raftlog.ErrBadOption, Name, v)
-		}
-		noSync = b
 	}
 	if o.FS != nil && o.FS != vfs.Default {
 		return nil, fmt.Errorf("%w: engine %s writes through the operating system (bbolt maps its file into memory) and cannot use the file system %T; leave Options.FS nil", raftlog.ErrBadOption, Name, o.FS)
-	}
-	if o.Dir == "" {
-		return nil, fmt.Errorf("%w: engine %s needs a directory", raftlog.ErrBadOption, Name)
 	}
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("raftlog/bbolt: %w", err)
@@ -134,6 +120,8 @@ func Open(o raftlog.Options) (*Engine, error) {
 	}
 	return &Engine{Store: s}, nil
 }
+
+var _ kvlog.Backend = (*store)(nil)
 
 // store is the kvlog.Backend of a bbolt database. Each batch is one Update
 // transaction, fsynced unless the database was opened with NoSync; deletions

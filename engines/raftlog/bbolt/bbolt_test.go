@@ -24,14 +24,9 @@ var harness = kvlogtest.Harness{
 	SyncParams: func(syncOnWrite bool) map[string]string {
 		return map[string]string{"nosync": fmt.Sprint(!syncOnWrite)}
 	},
-	ParamCases: []kvlogtest.ParamCase{
-		{Params: nil, SyncOnWrite: true},
-		{Params: map[string]string{"nosync": "false"}, SyncOnWrite: true},
-		{Params: map[string]string{"nosync": "true"}, SyncOnWrite: false},
-		{Params: map[string]string{"nosync": "maybe"}, WantErr: true},
-		{Params: map[string]string{"sync": "false"}, WantErr: true},
-	},
-	UsesFS: false,
+	// pebble's parameter.
+	ParamCases: []kvlogtest.ParamCase{{Params: map[string]string{"sync": "false"}, WantErr: true}},
+	UsesFS:     false,
 	Damage: func(t testing.TB, dir string, at kvlogtest.Place, value []byte) {
 		t.Helper()
 		if at.Entry != 0 {

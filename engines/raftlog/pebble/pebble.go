@@ -24,7 +24,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -42,18 +41,6 @@ func init() {
 	raftlog.Register(Name, kvlog.Factory(Open))
 }
 
-// Engine is a raftlog engine on a pebble database. It is its own LogStore and
-// MetaStore: the log rules live in kvlog.Store, over the database as a
-// kvlog.Backend.
-type Engine struct {
-	*kvlog.Store
-}
-
-var (
-	_ raftlog.Engine = (*Engine)(nil)
-	_ kvlog.Backend  = (*store)(nil)
-)
-
 // Tuning. A Raft log is appended at its tail, read near its tail and deleted
 // from its head, so most entries are purged while still in a memtable or in
 // young tables: a modest cache, large-enough memtables to absorb bursts, no
@@ -69,21 +56,20 @@ const (
 	closeWaitWedged = 5 * time.Second
 )
 
-// Open opens (creating if needed) the engine in o.Dir.
+// Engine is the pebble engine: a kvlog.Store, which is its own LogStore and
+// MetaStore, over the keys of one pebble database.
+type Engine struct {
+	*kvlog.Store
+}
+
+var _ raftlog.Engine = (*Engine)(nil)
+
+// Open opens the database in o.Dir through o.FS, creating it if needed, and
+// recovers the log it holds.
 func Open(o raftlog.Options) (*Engine, error) {
-	if err := raftlog.CheckParams(Name, o.Params, "sync"); err != nil {
+	syncOnWrite, err := kvlog.ParseOptions(Name, o, "sync", true)
+	if err != nil {
 		return nil, err
-	}
-	syncOnWrite := true
-	if v, ok := o.Params["sync"]; ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return nil, fmt.Errorf("%w: engine %s: parameter sync=%q is not a boolean", raftlog.ErrBadOption, Name, v)
-		}
-		syncOnWrite = b
-	}
-	if o.Dir == "" {
-		return nil, fmt.Errorf("%w: engine %s needs a directory", raftlog.ErrBadOption, Name)
 	}
 
 	fails := &kvlog.Failure{}
@@ -126,6 +112,8 @@ func Open(o raftlog.Options) (*Engine, error) {
 	}
 	return &Engine{Store: s}, nil
 }
+
+var _ kvlog.Backend = (*store)(nil)
 
 // store is the kvlog.Backend of a pebble database. Every batch is one pebble
 // batch: appends are Sets committed with one WAL fsync (or none without

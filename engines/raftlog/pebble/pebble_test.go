@@ -26,14 +26,9 @@ var harness = kvlogtest.Harness{
 	SyncParams: func(syncOnWrite bool) map[string]string {
 		return map[string]string{"sync": fmt.Sprint(syncOnWrite)}
 	},
-	ParamCases: []kvlogtest.ParamCase{
-		{Params: nil, SyncOnWrite: true},
-		{Params: map[string]string{"sync": "true"}, SyncOnWrite: true},
-		{Params: map[string]string{"sync": "false"}, SyncOnWrite: false},
-		{Params: map[string]string{"sync": "maybe"}, WantErr: true},
-		{Params: map[string]string{"segment_size": "1MiB"}, WantErr: true},
-	},
-	UsesFS: true,
+	// The file engine's parameter.
+	ParamCases: []kvlogtest.ParamCase{{Params: map[string]string{"segment_size": "1MiB"}, WantErr: true}},
+	UsesFS:     true,
 	Damage: func(t testing.TB, dir string, at kvlogtest.Place, value []byte) {
 		t.Helper()
 		key := logKey(at.Entry)

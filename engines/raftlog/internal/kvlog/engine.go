@@ -1,6 +1,9 @@
 package kvlog
 
 import (
+	"fmt"
+	"strconv"
+
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
@@ -16,6 +19,27 @@ func Factory[E raftlog.Engine](open func(raftlog.Options) (E, error)) raftlog.Fa
 		}
 		return e, nil
 	}
+}
+
+// ParseOptions checks the Options of an engine on kvlog, which needs a
+// directory and takes one boolean parameter, param: it returns the value of
+// param, or def if it is unset. Every error wraps raftlog.ErrBadOption.
+func ParseOptions(engine string, o raftlog.Options, param string, def bool) (bool, error) {
+	if err := raftlog.CheckParams(engine, o.Params, param); err != nil {
+		return false, err
+	}
+	value := def
+	if v, ok := o.Params[param]; ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return false, fmt.Errorf("%w: engine %s: parameter %s=%q is not a boolean", raftlog.ErrBadOption, engine, param, v)
+		}
+		value = b
+	}
+	if o.Dir == "" {
+		return false, fmt.Errorf("%w: engine %s needs a directory", raftlog.ErrBadOption, engine)
+	}
+	return value, nil
 }
 
 // SyncDir makes the entries of dir durable: the files created or renamed in

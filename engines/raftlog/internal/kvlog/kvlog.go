@@ -218,7 +218,10 @@ func (s *Store) Entries(lo, hi uint64) ([]raftlog.Entry, error) {
 	return out, nil
 }
 
-func (s *Store) Purge(upTo raftlog.LogID) error {
+// deleting runs fn, a mutation that deletes entries, if the engine takes
+// mutations: with the log's mutation lock and the bounds lock held
+// exclusively, so that no reader is inside the range fn deletes.
+func (s *Store) deleting(fn func() error) error {
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
 	if err := s.writable(); err != nil {
@@ -226,60 +229,56 @@ func (s *Store) Purge(upTo raftlog.LogID) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if upTo.Index <= s.purged.Index {
+	return fn()
+}
+
+func (s *Store) Purge(upTo raftlog.LogID) error {
+	return s.deleting(func() error {
+		if upTo.Index <= s.purged.Index {
+			return nil
+		}
+		del := &LogRange{From: s.purged.Index + 1, To: upTo.Index}
+		if upTo.Index >= s.last {
+			del.To, del.Empties = math.MaxUint64, true
+		}
+		err := s.apply(&Batch{Delete: del, Meta: []MetaValue{{Key: Purged, Value: kvcodec.EncodeLogID(upTo)}}})
+		if err != nil {
+			return err
+		}
+		s.purged = upTo
+		s.last = max(s.last, upTo.Index)
 		return nil
-	}
-	del := &LogRange{From: s.purged.Index + 1, To: upTo.Index}
-	if upTo.Index >= s.last {
-		del.To, del.Empties = math.MaxUint64, true
-	}
-	err := s.apply(&Batch{Delete: del, Meta: []MetaValue{{Key: Purged, Value: kvcodec.EncodeLogID(upTo)}}})
-	if err != nil {
-		return err
-	}
-	s.purged = upTo
-	s.last = max(s.last, upTo.Index)
-	return nil
+	})
 }
 
 func (s *Store) Truncate(from uint64) error {
-	s.logMu.Lock()
-	defer s.logMu.Unlock()
-	if err := s.writable(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := logcheck.TruncateFrom(from, s.purged.Index); err != nil {
-		return err
-	}
-	if from > s.last {
+	return s.deleting(func() error {
+		if err := logcheck.TruncateFrom(from, s.purged.Index); err != nil {
+			return err
+		}
+		if from > s.last {
+			return nil
+		}
+		if err := s.apply(&Batch{Delete: &LogRange{From: from, To: math.MaxUint64}}); err != nil {
+			return err
+		}
+		s.last = from - 1
 		return nil
-	}
-	if err := s.apply(&Batch{Delete: &LogRange{From: from, To: math.MaxUint64}}); err != nil {
-		return err
-	}
-	s.last = from - 1
-	return nil
+	})
 }
 
 func (s *Store) Reset() error {
-	s.logMu.Lock()
-	defer s.logMu.Unlock()
-	if err := s.writable(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	err := s.apply(&Batch{
-		Delete: &LogRange{From: 0, To: math.MaxUint64, Empties: true},
-		Meta:   []MetaValue{{Key: Purged}},
+	return s.deleting(func() error {
+		err := s.apply(&Batch{
+			Delete: &LogRange{From: 0, To: math.MaxUint64, Empties: true},
+			Meta:   []MetaValue{{Key: Purged}},
+		})
+		if err != nil {
+			return err
+		}
+		s.purged, s.last = raftlog.LogID{}, 0
+		return nil
 	})
-	if err != nil {
-		return err
-	}
-	s.purged, s.last = raftlog.LogID{}, 0
-	return nil
 }
 
 // Flush syncs the backend when batches are applied without sync. With

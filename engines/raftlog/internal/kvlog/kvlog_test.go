@@ -323,3 +323,30 @@ func TestSyncDir(t *testing.T) {
 		t.Fatal("SyncDir of a missing directory returned no error")
 	}
 }
+
+func TestParseOptions(t *testing.T) {
+	tests := []struct {
+		o       raftlog.Options
+		want    bool
+		wantErr bool
+	}{
+		{raftlog.Options{Dir: "d"}, true, false},
+		{raftlog.Options{Dir: "d", Params: map[string]string{"sync": "false"}}, false, false},
+		{raftlog.Options{Dir: "d", Params: map[string]string{"sync": "1"}}, true, false},
+		{raftlog.Options{Dir: "d", Params: map[string]string{"sync": "maybe"}}, false, true},
+		{raftlog.Options{Dir: "d", Params: map[string]string{"other": "true"}}, false, true},
+		{raftlog.Options{}, false, true},
+	}
+	for _, tc := range tests {
+		got, err := kvlog.ParseOptions("test", tc.o, "sync", true)
+		if tc.wantErr {
+			if !errors.Is(err, raftlog.ErrBadOption) {
+				t.Errorf("ParseOptions(%+v): %v, want ErrBadOption", tc.o, err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ParseOptions(%+v) = %v, %v; want %v", tc.o, got, err, tc.want)
+		}
+	}
+}

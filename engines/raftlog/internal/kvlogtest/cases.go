@@ -217,14 +217,24 @@ type ParamCase struct {
 	SyncOnWrite bool
 }
 
-// Params opens the engine with each of h.ParamCases and checks the result,
-// then checks that Open without a directory and the registered factory with
-// an unknown parameter fail with raftlog.ErrBadOption.
+// Params opens the engine with no Params, with each of SyncParams, with a
+// value of its parameter that is not a boolean and with each of
+// h.ParamCases, and checks the result; then it checks that Open without a
+// directory and the registered factory with an unknown parameter fail with
+// raftlog.ErrBadOption.
 func Params(t *testing.T, h Harness) {
-	if len(h.ParamCases) == 0 {
-		t.Skipf("engine %s has no parameter cases", h.Name)
+	if h.NoParams {
+		t.Skipf("engine %s takes no parameters", h.Name)
 	}
-	for _, tc := range h.ParamCases {
+	cases := []ParamCase{
+		{Params: nil, SyncOnWrite: true},
+		{Params: h.SyncParams(true), SyncOnWrite: true},
+		{Params: h.SyncParams(false), SyncOnWrite: false},
+	}
+	for k := range h.SyncParams(true) {
+		cases = append(cases, ParamCase{Params: map[string]string{k: "maybe"}, WantErr: true})
+	}
+	for _, tc := range append(cases, h.ParamCases...) {
 		t.Run(fmt.Sprint(tc.Params), func(t *testing.T) {
 			e, err := h.Open(raftlog.Options{Dir: t.TempDir(), Params: tc.Params})
 			if tc.WantErr {

@@ -35,8 +35,12 @@ type Harness struct {
 	SyncParams func(syncOnWrite bool) map[string]string
 	// UsesFS is what the engine declares in Capabilities().UsesFS.
 	UsesFS bool
-	// ParamCases are the cases of the Params test; none skips it.
+	// ParamCases are cases of the Params test beyond those it makes of
+	// SyncParams.
 	ParamCases []ParamCase
+	// NoParams says the engine takes any Params, is not registered and
+	// needs no directory: the Params test is skipped.
+	NoParams bool
 	// Damage writes value at the place in the store in dir, with the engine
 	// closed, going around the engine.
 	Damage func(t testing.TB, dir string, at Place, value []byte)

@@ -38,7 +38,8 @@ func memHarness() Harness {
 		SyncParams: func(syncOnWrite bool) map[string]string {
 			return map[string]string{"sync": strconv.FormatBool(syncOnWrite)}
 		},
-		Damage: func(t testing.TB, dir string, at Place, value []byte) { data(dir).Put(at, value) },
+		NoParams: true,
+		Damage:   func(t testing.TB, dir string, at Place, value []byte) { data(dir).Put(at, value) },
 	}
 }
 

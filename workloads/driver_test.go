@@ -174,6 +174,17 @@ func TestOpenLoopPercentUsesProbe(t *testing.T) {
 	}
 }
 
+func TestProbe(t *testing.T) {
+	s := NoopSpec(1, Duration(time.Second))
+	rate, err := Probe(context.Background(), &s, "noop", Config{Seed: 1}, 50*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rate < 1000 {
+		t.Errorf("probed %.0f ops/s on the no-op engine", rate)
+	}
+}
+
 func TestRunRejects(t *testing.T) {
 	s := NoopSpec(1, Duration(time.Millisecond))
 	if _, err := Run(context.Background(), &s, "nope", Config{}); !errors.Is(err, ErrUnknownTarget) {

@@ -50,8 +50,6 @@ const (
 	ExitUsage      = 2
 )
 
-var errUsage = errors.New("usage")
-
 // IO are the streams Main writes to; tests replace them.
 type IO struct {
 	Stdout, Stderr io.Writer

@@ -183,9 +183,10 @@ func (s *store) view(fn func(*bolt.Tx) error) (err error) {
 	return s.db.View(fn)
 }
 
-// Apply runs b in one write transaction. Whether it is synced was decided
-// at open (bbolt's NoSync), to match the Store's sync. fn returns errors only
-// for damage or a storage error, and the Store fails on any.
+// Apply runs b in one write transaction. Whether the commit is synced was
+// decided at open (bbolt's NoSync), to match the Store's sync argument. The
+// transaction fails only on damage or a storage error, and the Store fails
+// on any.
 func (s *store) Apply(b *kvlog.Batch, _ bool) (err error) {
 	// bbolt keeps the key and value slices until the commit: one buffer
 	// each, sized up front so that appending never moves them.

@@ -7,8 +7,8 @@ import (
 )
 
 // Layout. The log bucket maps each index, as an 8-byte big-endian key, to
-// its entry (encoded by kvcodec), so bbolt's bytewise key order is index order; the meta bucket
-// holds the hard state and the purge boundary.
+// its entry, so bbolt's bytewise key order is index order; the meta bucket
+// holds the hard state and the purge boundary. The values are kvcodec's.
 var (
 	logBucket  = []byte("log")
 	metaBucket = []byte("meta")

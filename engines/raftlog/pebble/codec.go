@@ -8,8 +8,9 @@ import (
 
 // Key layout. Log keys are logPrefix followed by the entry index in big
 // endian, so pebble's bytewise order is index order and a log range is one
-// contiguous key span; values are encoded by kvcodec. Meta keys share metaPrefix, which sorts right after
-// every log key: logEnd (the bare metaPrefix) bounds the whole log span.
+// contiguous key span. Meta keys share metaPrefix, which sorts right after
+// every log key: logEnd (the bare metaPrefix) bounds the whole log span. The
+// values are kvcodec's.
 const (
 	logPrefix  = 'l'
 	metaPrefix = 'm'

@@ -11,9 +11,9 @@ import (
 // beside it. Each engine lays out the keys in its own store; the values are
 // kvcodec's and the Store writes them.
 //
-// The Store calls Apply and Sync from one mutating goroutine at a time per
-// lock it holds (the log's or the hard state's), so a Backend must allow
-// concurrent Apply calls, and reads concurrently with both.
+// Concurrency: a log mutation, a hard-state save and a Flush may run side
+// by side, so Apply may be called concurrently with Apply and with Sync, and
+// every read concurrently with all of them. Close is called alone.
 type Backend interface {
 	// Apply applies b atomically: a crash leaves all of it or none. With
 	// sync it is durable on return, else after the next Sync. An error

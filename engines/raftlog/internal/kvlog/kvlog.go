@@ -20,6 +20,14 @@
 // backend may record failures of its own (pebble's background errors) in the
 // Failure it shares with the Store; every mutation checks it before and after
 // it writes.
+//
+// # Engines
+//
+// An engine on kvlog is a thin package: its Engine embeds the *Store, its
+// Open parses the Options (ParseOptions), opens its store, and hands it to
+// Open as a Backend; it registers kvlog.Factory(Open). The values are
+// kvcodec's; the keys, their layout on disk and the store's own failure
+// modes are the engine's.
 package kvlog
 
 import (

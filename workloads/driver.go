@@ -248,6 +248,19 @@ func (p *phase) run(ctx context.Context) (*Outcome, error) {
 		case <-done:
 		}
 	}()
+	var next atomic.Int64 // open loop: the next schedule slot
+	var wg sync.WaitGroup
+	var firstErr error
+	var errOnce sync.Once
+	// Workers and generators are made before the clock starts: the first
+	// generator fills the shared payload, which takes a while.
+	workers := make([]Worker, p.workers)
+	gens := make([]*Gen, p.workers)
+	for w := range p.workers {
+		stats[w] = &workerStats{ops: make([]opStats, len(ops)), slip: NewHistogram()}
+		workers[w] = p.target.NewWorker(w)
+		gens[w] = NewGen(p.spec, p.seed, w)
+	}
 	// time.Since on a monotonic base reads only the monotonic clock.
 	base := time.Now()
 	warmEnd := p.warmup
@@ -260,15 +273,8 @@ func (p *phase) run(ctx context.Context) (*Outcome, error) {
 			interval = 1
 		}
 	}
-	var next atomic.Int64 // open loop: the next schedule slot
-	var wg sync.WaitGroup
-	var firstErr error
-	var errOnce sync.Once
 	for w := range p.workers {
-		ws := &workerStats{ops: make([]opStats, len(ops)), slip: NewHistogram()}
-		stats[w] = ws
-		worker := p.target.NewWorker(w)
-		g := NewGen(p.spec, p.seed, w)
+		ws, worker, g := stats[w], workers[w], gens[w]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

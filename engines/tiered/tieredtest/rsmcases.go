@@ -1,0 +1,5 @@
+package tieredtest
+
+var rsmCases = []Case{}
+
+var jointCases = []Case{}

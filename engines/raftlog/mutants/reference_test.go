@@ -10,7 +10,6 @@ import (
 
 	"github.com/ordeal-dev/ordeal/cmd/jepsen-lite/jepsenlite"
 	"github.com/ordeal-dev/ordeal/linearizability"
-	"github.com/ordeal-dev/ordeal/linearizability/raftlogmodel"
 )
 
 // reference is one reference engine configuration and the nemeses that
@@ -28,25 +27,6 @@ var references = []reference{
 	{"pebble", nil, []string{"crash", "fsync", "kill"}},
 	{"bbolt", nil, []string{"kill", "pause"}},
 	{"memory", nil, []string{"pause"}},
-}
-
-// known lists reference-engine violations jepsen-lite found that belong to
-// the engine, not to the harness, and confined to the hard state: the test
-// reports them without failing, as long as the log alone still checks Ok.
-var known = map[string]string{
-	"pebble/fsync": "after a SaveHardState whose sync failed, LoadHardState returns the unsaved state (the SPI says nothing of a failed call is reported); replay: jepsen-lite run --engine pebble --nemesis fsync --ops 400 --seed 2",
-}
-
-// logOnly returns h without its hard-state operations.
-func logOnly(h *raftlogmodel.History) *raftlogmodel.History {
-	c := *h
-	c.Ops = nil
-	for _, op := range h.Ops {
-		if !op.Input.Kind.IsMeta() {
-			c.Ops = append(c.Ops, op)
-		}
-	}
-	return &c
 }
 
 // TestReferenceEnginesPass asserts that no reference engine is flagged:
@@ -73,14 +53,6 @@ func TestReferenceEnginesPass(t *testing.T) {
 				}
 				if res.Faults == 0 {
 					t.Errorf("%s %s seed %d: no fault injected", ref.engine, nem, seed)
-				}
-				if why, ok := known[ref.engine+"/"+nem]; ok && res.Verdict == linearizability.Illegal && len(res.History.Failures) == 0 {
-					if v := raftlogmodel.Check(logOnly(res.History), time.Minute, false).Verdict; v != linearizability.Ok {
-						t.Errorf("%s %s seed %d: the log alone is %v, beyond the known hard-state violation\nreplay: %s", ref.engine, nem, seed, v, res.Command)
-					} else {
-						t.Logf("known engine violation %s %s seed %d (hard state only): %s", ref.engine, nem, seed, why)
-					}
-					continue
 				}
 				if res.Verdict != linearizability.Ok {
 					t.Errorf("%s %v %s seed %d: %v: %s\nreplay: %s", ref.engine, ref.params, nem, seed, res.Verdict, res.Check.Reason, res.Command)

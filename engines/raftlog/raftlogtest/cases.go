@@ -48,6 +48,7 @@ var cases = []testCase{
 	{"power_loss", casePowerLoss},
 	{"power_loss_mid_write", casePowerLossMidWrite},
 	{"fsync_failure", caseFsyncFailure},
+	{"fsync_failure_hard_state", caseFsyncFailureHardState},
 }
 
 func caseEmptyStore(t testing.TB, s *suite) {

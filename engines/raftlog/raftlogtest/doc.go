@@ -110,6 +110,9 @@
 //     goes through, so the operation in flight is written but not synced:
 //     torn records at the tail must be cut off, and the operation in flight
 //     may survive in part (a prefix of a batch) or not at all.
+//   - fsync_failure_hard_state: a SaveHardState whose sync fails returns
+//     the error, LoadHardState keeps returning the state saved before, and
+//     after a power loss the engine holds the old or the new state, whole.
 //   - fsync_failure: on faults.Wrap with a sync trigger, a failing sync
 //     (with Linux semantics: the unsynced data is dropped) during a batch
 //     must reach the caller as an error wrapping the injected EIO, leave

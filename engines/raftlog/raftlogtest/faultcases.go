@@ -383,3 +383,53 @@ func caseFsyncFailure(t testing.TB, s *suite) {
 		}
 	}
 }
+
+// caseFsyncFailureHardState fails the sync of a SaveHardState: the call must
+// return the error, LoadHardState must go on returning the state saved
+// before, and after a power loss the engine holds the old or the new state,
+// whole.
+func caseFsyncFailureHardState(t testing.TB, s *suite) {
+	caps := s.faultable(t)
+	trig := faults.NewTrigger(faults.OpSync, syscall.EIO)
+	disk := faults.NewDisk(trig)
+	prepareMem(t, disk.Mem())
+	s.keepMem(t, disk.Mem(), "hard state sync fails")
+	in := s.openOn(t, disk.FS(), memDir)
+	ms := in.meta()
+	hs1, hs2 := sampleHardState(1), sampleHardState(2)
+	if err := ms.SaveHardState(hs1); err != nil {
+		t.Fatalf("SaveHardState before the failure: %v", err)
+	}
+	if !caps.SyncOnWrite {
+		if err := ms.Flush(); err != nil {
+			t.Fatalf("Flush before the failure: %v", err)
+		}
+	}
+	in.settle()
+	trig.Arm(1)
+	op, err := "SaveHardState", ms.SaveHardState(hs2)
+	if err == nil && !caps.SyncOnWrite {
+		op, err = "Flush after SaveHardState", ms.Flush()
+	}
+	if trig.Fired() == 0 {
+		t.Fatalf("%s returned %v without a sync through Options.FS: it cannot be durable", op, err)
+	}
+	in.faulted = true
+	if err == nil {
+		t.Fatalf("the sync failed with EIO but %s reported success", op)
+	}
+	// An engine that syncs on write never accepted hs2; one that flushes
+	// accepted it before the failing Flush, and may go on serving it.
+	if got, ok, lerr := ms.LoadHardState(); caps.SyncOnWrite && (lerr != nil || !ok || got != hs1) {
+		t.Errorf("after the failed %s, LoadHardState = %+v, %v, %v; want the state saved before, %+v: nothing of a failed call is reported", op, got, ok, lerr, hs1)
+	}
+	crashed, perr := disk.PowerLoss(7, 0, nil)
+	if perr != nil {
+		t.Fatalf("power loss: %v", perr)
+	}
+	cin := s.openOn(t, crashed.FS(), memDir)
+	got, ok, lerr := cin.meta().LoadHardState()
+	if lerr != nil || !ok || (got != hs1 && got != hs2) {
+		t.Errorf("after a power loss, LoadHardState = %+v, %v, %v; want %+v or %+v", got, ok, lerr, hs1, hs2)
+	}
+}

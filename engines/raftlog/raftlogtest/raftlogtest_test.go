@@ -204,7 +204,7 @@ func TestCaseNamesStable(t *testing.T) {
 	for _, n := range []string{
 		"empty_store", "single_entry", "batch_range", "purge", "truncate", "reset", "empty_persist",
 		"range_out_of_bounds", "purge_zero", "hard_state_round_trip", "reset_keeps_hard_state", "flush",
-		"reopen_entries", "reopen_hard_state", "reopen_truncate_purge", "power_loss", "fsync_failure",
+		"reopen_entries", "reopen_hard_state", "reopen_truncate_purge", "power_loss", "fsync_failure", "fsync_failure_hard_state",
 	} {
 		if !seen[n] {
 			t.Errorf("case %s is missing", n)

@@ -69,6 +69,14 @@ type Store struct {
 	purged raftlog.LogID
 	last   uint64
 
+	// hs is the hard state as last acknowledged: loaded at open and
+	// replaced only after a successful save, so a save whose sync failed is
+	// never reported even though the backend may already serve it. hsErr is
+	// what decoding the stored state at open returned.
+	hs    raftlog.HardState
+	hsOK  bool
+	hsErr error
+
 	closed atomic.Bool
 }
 
@@ -93,6 +101,10 @@ func Open(kv Backend, cfg Config) (*Store, error) {
 		return nil, err
 	}
 	s.last = s.purged.Index
+	s.hsOK, s.hsErr = kv.GetMeta(HardState, func(v []byte) (err error) {
+		s.hs, err = kvcodec.DecodeHardState(v)
+		return err
+	})
 	first, last, ok, err := kv.LogBounds()
 	if err != nil {
 		return nil, err
@@ -335,24 +347,26 @@ func (s *Store) SaveHardState(hs raftlog.HardState) error {
 	if err := s.writable(); err != nil {
 		return err
 	}
-	return s.apply(&Batch{Meta: []MetaValue{{Key: HardState, Value: kvcodec.EncodeHardState(hs)}}})
+	if err := s.apply(&Batch{Meta: []MetaValue{{Key: HardState, Value: kvcodec.EncodeHardState(hs)}}}); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.hs, s.hsOK, s.hsErr = hs, true, nil
+	s.mu.Unlock()
+	return nil
 }
 
+// LoadHardState returns the hard state last acknowledged, without I/O.
 func (s *Store) LoadHardState() (raftlog.HardState, bool, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed.Load() {
 		return raftlog.HardState{}, false, raftlog.ErrClosed
 	}
-	var hs raftlog.HardState
-	found, err := s.kv.GetMeta(HardState, func(v []byte) (err error) {
-		hs, err = kvcodec.DecodeHardState(v)
-		return err
-	})
-	if err != nil {
-		return raftlog.HardState{}, false, err
+	if s.hsErr != nil {
+		return raftlog.HardState{}, false, s.hsErr
 	}
-	return hs, found, nil
+	return s.hs, s.hsOK, nil
 }
 
 // Close closes the backend. After a storage error the error was reported

@@ -63,6 +63,9 @@ var engines = map[string]engine{
 // runChild is the child's side: "write" modes print acknowledgements,
 // "check" modes print "result <lost>".
 func runChild(mode, dir, acked string) int {
+	if f, ok := childTools[mode]; ok {
+		return f(dir, acked)
+	}
 	name, check := strings.CutSuffix(mode, "/check")
 	e, ok := engines[name]
 	if !ok {

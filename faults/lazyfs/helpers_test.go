@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 )
 
@@ -34,9 +33,11 @@ func mountT(t testing.TB, opts Options) *FS {
 	t.Cleanup(func() {
 		if err := f.Unmount(); err != nil {
 			t.Errorf("unmount: %v", err)
-			// Detach so that removing the temporary directory cannot
-			// block on a mount left behind.
-			_ = syscall.Unmount(m, syscall.MNT_DETACH)
+			// Tear it down anyway, so that neither this process nor
+			// the removal of the temporary directory hangs on it.
+			if err := f.ForceUnmount(); err != nil {
+				t.Errorf("force unmount: %v", err)
+			}
 		}
 	})
 	return f

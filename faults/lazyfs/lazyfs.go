@@ -11,6 +11,7 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 )
 
 // Options tunes a mount. The zero value is the tested default.
@@ -21,6 +22,10 @@ type Options struct {
 	// it exists to measure its cost. Shared mmap of a file, which bbolt
 	// needs, fails with ENODEV under it.
 	NoKernelCache bool
+	// SyncBacking also fsyncs the backing copy of whatever a sync makes
+	// durable, so that a crash of the host loses nothing synced either. It
+	// makes every sync cost what it costs on the backing disk.
+	SyncBacking bool
 	// Debug logs every FUSE request.
 	Debug bool
 }
@@ -35,6 +40,7 @@ type FS struct {
 	mu     sync.Mutex // guards st and server
 	st     *state
 	server *fuse.Server
+	conn   string // the FUSE connection's control directory
 }
 
 // Mount serves backing at mountpoint. Whatever backing holds is taken as
@@ -72,6 +78,7 @@ func (f *FS) mount() error {
 	if err != nil {
 		return err
 	}
+	st.syncBacking = f.opts.SyncBacking
 	var flags uint32 = fuse.FOPEN_KEEP_CACHE
 	timeout := time.Second
 	if f.opts.NoKernelCache {
@@ -97,6 +104,10 @@ func (f *FS) mount() error {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	f.st, f.server = st, server
+	var sb syscall.Stat_t
+	if err := syscall.Stat(f.mountpoint, &sb); err == nil {
+		f.conn = fmt.Sprintf("/sys/fs/fuse/connections/%d", unix.Minor(sb.Dev))
+	}
 	return nil
 }
 
@@ -261,6 +272,42 @@ func (f *FS) Unmount() error {
 	if err := os.RemoveAll(filepath.Join(f.backing, spoolName)); err != nil {
 		return fmt.Errorf("%w: clear spool: %w", ErrBacking, err)
 	}
+	return nil
+}
+
+// ForceUnmount tears the mount down even while it is in use: it detaches
+// the mount and aborts its FUSE connection, so that every handle still
+// open on it fails with ENOTCONN and no process can hang on it. Unsynced
+// state is dropped as by Unmount. Aborting needs the fusectl file system
+// at /sys/fs/fuse/connections; ForceUnmount mounts it when missing. Use it
+// to clean up after a failure, not as a crash: a process blocked on the
+// mount gets errors, not the backing state.
+func (f *FS) ForceUnmount() error {
+	f.ctl.Lock()
+	defer f.ctl.Unlock()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.st == nil {
+		return nil
+	}
+	derr := syscall.Unmount(f.mountpoint, syscall.MNT_DETACH)
+	if _, err := os.Stat("/sys/fs/fuse/connections"); err == nil && f.conn != "" {
+		if _, err := os.Stat(f.conn); errors.Is(err, os.ErrNotExist) {
+			// Not mounted yet; fails harmlessly when it is.
+			_ = syscall.Mount("fusectl", "/sys/fs/fuse/connections", "fusectl", 0, "")
+		}
+		if err := os.WriteFile(filepath.Join(f.conn, "abort"), []byte("1"), 0); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%w: abort %s: %w", ErrBacking, f.conn, err)
+		}
+	}
+	if derr != nil && !errors.Is(derr, syscall.EINVAL) {
+		return fmt.Errorf("%w: detach %s: %w", ErrBacking, f.mountpoint, derr)
+	}
+	f.server.Wait()
+	f.st.mu.Lock()
+	f.st.closeAll()
+	f.st.mu.Unlock()
+	f.st, f.server = nil, nil
 	return nil
 }
 

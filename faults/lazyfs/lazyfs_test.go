@@ -383,3 +383,32 @@ func TestCrashBusy(t *testing.T) {
 		t.Errorf("Crash(101): %v, want ErrBadOption", err)
 	}
 }
+
+// TestForceUnmount tears down a mount with a file still open: the handle
+// fails instead of hanging, and the durable state stays in the backing
+// directory.
+func TestForceUnmount(t *testing.T) {
+	f := mountT(t, Options{})
+	m := f.Mountpoint()
+	writeFile(t, filepath.Join(m, "kept"), []byte("durable"), true)
+	syncPath(t, m)
+	fh, err := os.Create(filepath.Join(m, "open"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	if err := f.Unmount(); !errors.Is(err, ErrBusy) {
+		t.Fatalf("Unmount with an open file: %v, want ErrBusy", err)
+	}
+	if err := f.ForceUnmount(); err != nil {
+		t.Fatalf("ForceUnmount: %v", err)
+	}
+	if _, err := fh.Write([]byte("x")); err == nil {
+		t.Errorf("write on a handle of a torn-down mount succeeded")
+	}
+	wantContent(t, filepath.Join(f.Backing(), "kept"), []byte("durable"))
+	wantContent(t, filepath.Join(f.Backing(), "open"), nil)
+	if _, err := f.Unsynced(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Unsynced after ForceUnmount: %v, want ErrClosed", err)
+	}
+}

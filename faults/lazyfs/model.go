@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // blockSize is the unit of dirty tracking and of torn writes at a crash.
@@ -83,8 +85,10 @@ type state struct {
 	inodes    map[uint64]*inode
 	nextID    uint64
 	failSyncs int
-	syncs     int64
-	failed    int64
+	// syncBacking fsyncs the backing copies a sync writes.
+	syncBacking bool
+	syncs       int64
+	failed      int64
 }
 
 // load builds the state from the backing directory, which it takes as
@@ -386,6 +390,11 @@ func (s *state) syncFile(n *inode) error {
 			return err
 		}
 	}
+	if s.syncBacking {
+		if err := n.bf.Sync(); err != nil {
+			return err
+		}
+	}
 	n.dsize, n.clean, n.dmode, n.dirty = n.size, n.size, n.mode&0o7777, nil
 	return nil
 }
@@ -403,12 +412,23 @@ func writeBlock(n *inode, b int64, blk []byte) error {
 
 // syncDir makes every entry of a directory durable.
 func (s *state) syncDir(d *inode) error {
-	for _, name := range changedNames(d) {
+	names := changedNames(d)
+	for _, name := range names {
 		if err := s.syncEntry(d, name); err != nil {
 			return err
 		}
 	}
-	return nil
+	if !s.syncBacking || len(names) == 0 {
+		return nil
+	}
+	// Entries may have moved in from, or out to, the spool and other
+	// directories too; a sync of the whole backing file system covers them.
+	fh, err := os.Open(s.dirPath(d))
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	return unix.Syncfs(int(fh.Fd()))
 }
 
 // changedNames lists, sorted, the entries of d whose volatile and durable

@@ -2,9 +2,13 @@ package lazyfs
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -27,21 +31,69 @@ func dropInPlace(t testing.TB, f *FS) {
 	}
 }
 
-// mmapRead maps p shared and read-only, as bbolt does, and copies out
-// its first n bytes.
-func mmapRead(t testing.TB, p string, n int) ([]byte, error) {
-	t.Helper()
+// childTools are the child modes besides the engines': each takes the
+// child's directory and count arguments and returns its exit code.
+var childTools = map[string]func(arg, n string) int{
+	"mmap":              mmapChild,
+	"bench-bolt":        benchBoltChild,
+	"bench-bolt-nosync": benchBoltNoSyncChild,
+}
+
+// mmapChild maps the file arg shared and read-only, as bbolt does, and
+// prints its first n bytes in hex, or the mmap error.
+func mmapChild(p, n string) int {
+	size, err := strconv.Atoi(n)
+	if err != nil {
+		fmt.Printf("error %v\n", err)
+		return 2
+	}
 	fh, err := os.Open(p)
 	if err != nil {
-		t.Fatal(err)
+		fmt.Printf("error %v\n", err)
+		return 1
 	}
 	defer fh.Close()
-	m, err := syscall.Mmap(int(fh.Fd()), 0, n, syscall.PROT_READ, syscall.MAP_SHARED)
+	m, err := syscall.Mmap(int(fh.Fd()), 0, size, syscall.PROT_READ, syscall.MAP_SHARED)
 	if err != nil {
-		return nil, err
+		fmt.Printf("mmap-error %d\n", err.(syscall.Errno))
+		return 0
 	}
-	defer syscall.Munmap(m)
-	return bytes.Clone(m), nil
+	fmt.Printf("data %x\n", m)
+	if err := syscall.Munmap(m); err != nil {
+		fmt.Printf("error %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// mmapRead reads the first n bytes of p through a shared mapping made by
+// a child process. The process serving a FUSE mount must never fault on a
+// mapping of it: the faulting thread cannot be preempted, so a garbage
+// collection that stops the world waits on it while the serving
+// goroutines are stopped, and the process deadlocks.
+func mmapRead(t testing.TB, p string, n int) ([]byte, error) {
+	t.Helper()
+	out, err := child("mmap", p, n).Output()
+	if err != nil {
+		t.Fatalf("mmap child: %v: %s", err, out)
+	}
+	line := strings.TrimSpace(string(out))
+	if rest, ok := strings.CutPrefix(line, "mmap-error "); ok {
+		e, err := strconv.Atoi(strings.Fields(rest)[0])
+		if err != nil {
+			t.Fatalf("mmap child: %q", line)
+		}
+		return nil, syscall.Errno(e)
+	}
+	rest, ok := strings.CutPrefix(line, "data ")
+	if !ok {
+		t.Fatalf("mmap child: %q", line)
+	}
+	b, err := hex.DecodeString(rest)
+	if err != nil {
+		t.Fatalf("mmap child: %v", err)
+	}
+	return b, nil
 }
 
 // TestPageCache measures what a reader sees after unsynced data is

@@ -126,3 +126,40 @@ func TestSyncFailure(t *testing.T) {
 		})
 	}
 }
+
+// TestSyncFailureRedirty: after a failed sync, a new write into the same
+// block dirties it again, and the next good sync carries the bytes whose
+// sync failed along with the new ones, as a page of the page cache would.
+func TestSyncFailureRedirty(t *testing.T) {
+	f := mountT(t, Options{})
+	m := f.Mountpoint()
+	p := filepath.Join(m, "f")
+	writeFile(t, p, make([]byte, blockSize), true)
+	syncPath(t, m)
+	fh, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	if _, err := fh.WriteAt([]byte("first"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.FailNextSync(1); err != nil {
+		t.Fatal(err)
+	}
+	if err := fh.Sync(); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("sync: %v, want EIO", err)
+	}
+	if _, err := fh.WriteAt([]byte("second"), 100); err != nil {
+		t.Fatal(err)
+	}
+	if err := fh.Sync(); err != nil {
+		t.Fatalf("sync after the failure: %v", err)
+	}
+	fh.Close()
+	crashT(t, f, 0, 1)
+	want := make([]byte, blockSize)
+	copy(want, "first")
+	copy(want[100:], "second")
+	wantContent(t, p, want)
+}

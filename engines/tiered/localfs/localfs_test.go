@@ -1,0 +1,121 @@
+package localfs
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/ordeal-dev/ordeal/engines/tiered"
+	"github.com/ordeal-dev/ordeal/engines/tiered/tieredtest"
+)
+
+var testMeta = tiered.RemoteLogSegmentMetadata{
+	ID: tiered.RemoteLogSegmentID{
+		TopicIDPartition: tiered.TopicIDPartition{TopicID: tiered.UUID{1}, Topic: "t", Partition: 3},
+		ID:               tiered.UUID{2},
+	},
+	EndOffset:           9,
+	State:               tiered.CopySegmentStarted,
+	SegmentLeaderEpochs: map[int32]int64{0: 0},
+}
+
+func writeFile(t testing.TB, fs vfs.FS, name string, b []byte) {
+	t.Helper()
+	f, err := fs.Create(name, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(bytes.Clone(b)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func setup(t testing.TB) (*Storage, vfs.FS, string) {
+	t.Helper()
+	fs := vfs.NewMem()
+	for _, n := range []string{"/l.log", "/l.index", "/l.timeindex", "/l.snapshot"} {
+		writeFile(t, fs, n, []byte("content of "+n))
+	}
+	s, err := Open(tiered.Options{Dir: "/remote", FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := tiered.LogSegmentData{FS: fs, LogSegment: "/l.log", OffsetIndex: "/l.index", TimeIndex: "/l.timeindex", ProducerSnapshotIndex: "/l.snapshot", LeaderEpochIndex: []byte("0 0")}
+	if _, err := s.CopyLogSegmentData(testMeta, d); err != nil {
+		t.Fatal(err)
+	}
+	_, path := s.segPath(testMeta.ID)
+	return s, fs, path
+}
+
+func TestCorruptIndex(t *testing.T) {
+	s, fs, path := setup(t)
+	b, err := fs.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(b)
+	b.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)-1] ^= 0xff // the leader-epoch index is the last part
+	writeFile(t, fs, path, data)
+	if _, err := s.FetchIndex(testMeta, tiered.IndexLeaderEpoch); !errors.Is(err, tiered.ErrCorrupt) {
+		t.Fatalf("fetch of a corrupt index: %v", err)
+	}
+	writeFile(t, fs, path, data[:headerSize+3])
+	if _, err := s.FetchLogSegment(testMeta, 0, tiered.ToEnd); !errors.Is(err, tiered.ErrCorrupt) {
+		t.Fatalf("fetch from a truncated file: %v", err)
+	}
+	data[0] = 'X'
+	writeFile(t, fs, path, data)
+	if _, err := s.FetchIndex(testMeta, tiered.IndexOffset); !errors.Is(err, tiered.ErrCorrupt) {
+		t.Fatalf("fetch from a file with a bad header: %v", err)
+	}
+}
+
+func TestOpenRemovesTemporaryFiles(t *testing.T) {
+	s, fs, path := setup(t)
+	writeFile(t, fs, path+tmpMark+"9", []byte("half a copy"))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(tiered.Options{Dir: "/remote", FS: fs}); err != nil {
+		t.Fatal(err)
+	}
+	names, err := fs.List(fs.PathDir(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(names) != 1 || names[0] != testMeta.ID.ID.String()+suffix {
+		t.Fatalf("after open the partition directory holds %v", names)
+	}
+}
+
+func TestOptions(t *testing.T) {
+	if _, err := Open(tiered.Options{}); !errors.Is(err, tiered.ErrBadOption) {
+		t.Fatalf("open without a directory: %v", err)
+	}
+	if _, err := tiered.OpenRSM("localfs", tiered.Options{Dir: "/x", FS: vfs.NewMem(), Params: map[string]string{"a": "b"}}); !errors.Is(err, tiered.ErrBadOption) {
+		t.Fatalf("open with an unknown parameter: %v", err)
+	}
+}
+
+func TestSkipDataSyncIsCaught(t *testing.T) {
+	fails := tieredtest.Failures(tieredtest.Harness{
+		Name:    "localfs/skip-data-sync",
+		OpenRSM: func(o tiered.Options) (tiered.RemoteStorageManager, error) { return OpenWithBugs(o, Bugs{SkipDataSync: true}) },
+	})
+	for _, c := range []string{"rsm/power-loss", "rsm/sync-failure"} {
+		if _, ok := fails[c]; !ok {
+			t.Errorf("case %s did not catch a copy that skips its data sync; failures: %v", c, fails)
+		}
+	}
+}

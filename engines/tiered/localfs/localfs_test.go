@@ -110,8 +110,10 @@ func TestOptions(t *testing.T) {
 
 func TestSkipDataSyncIsCaught(t *testing.T) {
 	fails := tieredtest.Failures(tieredtest.Harness{
-		Name:    "localfs/skip-data-sync",
-		OpenRSM: func(o tiered.Options) (tiered.RemoteStorageManager, error) { return OpenWithBugs(o, Bugs{SkipDataSync: true}) },
+		Name: "localfs/skip-data-sync",
+		OpenRSM: func(o tiered.Options) (tiered.RemoteStorageManager, error) {
+			return OpenWithBugs(o, Bugs{SkipDataSync: true})
+		},
 	})
 	for _, c := range []string{"rsm/power-loss", "rsm/sync-failure"} {
 		if _, ok := fails[c]; !ok {

@@ -80,7 +80,7 @@ func newRLMM(t testing.TB, h Harness, inj faults.Injector) *rlmmEnv {
 
 func (e *rlmmEnv) open() {
 	e.t.Helper()
-	m, err := e.h.OpenRLMM(tiered.Options{Dir: rlmmDir, FS: e.d.fs, Params: e.h.Params})
+	m, err := e.h.OpenRLMM(tiered.Options{Dir: rlmmDir, FS: e.d.fs, Params: e.h.RLMMParams})
 	if err != nil {
 		e.t.Fatalf("%s: open metadata manager: %v", e.h.Name, err)
 	}

@@ -99,7 +99,7 @@ func newRSM(t testing.TB, h Harness, inj faults.Injector) *rsmEnv {
 
 func (e *rsmEnv) open() {
 	e.t.Helper()
-	s, err := e.h.OpenRSM(tiered.Options{Dir: rsmDir, FS: e.d.fs, Params: e.h.Params})
+	s, err := e.h.OpenRSM(tiered.Options{Dir: rsmDir, FS: e.d.fs, Params: e.h.RSMParams})
 	if err != nil {
 		e.t.Fatalf("%s: open storage manager: %v", e.h.Name, err)
 	}

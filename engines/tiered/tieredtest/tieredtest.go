@@ -44,8 +44,10 @@ type Harness struct {
 	OpenRSM func(tiered.Options) (tiered.RemoteStorageManager, error)
 	// OpenRLMM opens, or reopens, the metadata manager, as OpenRSM.
 	OpenRLMM func(tiered.Options) (tiered.RemoteLogMetadataManager, error)
-	// Params are passed to both Open functions in Options.Params.
-	Params map[string]string
+	// RSMParams and RLMMParams are passed to OpenRSM and OpenRLMM in
+	// Options.Params.
+	RSMParams  map[string]string
+	RLMMParams map[string]string
 }
 
 // Case is one check of the suite. Its name is stable: Failures and the

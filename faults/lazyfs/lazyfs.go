@@ -162,8 +162,9 @@ func (f *FS) unmount() error {
 // yet made durable by an fsync of its directory, is dropped, except a
 // seeded random share of keepPercent percent (0 to 100) of the changed
 // entries and of the dirty 4 KiB blocks, which is kept as a torn
-// writeback would leave it. Afterwards the mount shows exactly the backing
-// directory, served by a fresh mount, so no kernel cache survives.
+// writeback would leave it; 100 keeps everything, sizes included.
+// Afterwards the mount shows exactly the backing directory, served by a
+// fresh mount, so no kernel cache survives.
 //
 // Crash requires that no process holds a file of the mount open or
 // mapped, or its working directory inside (kill or close the engine

@@ -587,8 +587,13 @@ func (s *state) addDurable(d *inode, name string, n *inode) error {
 
 // crashKeep makes a seeded share of what is unsynced durable, as a power
 // loss in the middle of writeback would: each changed directory entry and
-// then each dirty block is kept with probability keepPercent/100.
+// then each dirty block is kept with probability keepPercent/100. Sizes
+// follow only from the blocks kept; at 100 everything is kept, sizes
+// included.
 func (s *state) crashKeep(keepPercent int, seed uint64) error {
+	if keepPercent == 100 {
+		return s.syncAll()
+	}
 	rng := rand.New(rand.NewPCG(seed, seed^0x6c617a796673))
 	keep := func() bool { return rng.IntN(100) < keepPercent }
 	ids := sortedKeys(s.inodes)
@@ -618,6 +623,28 @@ func (s *state) crashKeep(keepPercent int, seed uint64) error {
 				if err := writeBlock(n, b, n.dirty[b]); err != nil {
 					return err
 				}
+			}
+		}
+	}
+	return nil
+}
+
+// syncAll makes everything durable, as syncs of every file and then every
+// directory would, without injected failures.
+func (s *state) syncAll() error {
+	s.failSyncs = 0
+	ids := sortedKeys(s.inodes)
+	for _, id := range ids {
+		if n := s.inodes[id]; n.isReg() {
+			if err := s.syncFile(n); err != nil {
+				return err
+			}
+		}
+	}
+	for _, id := range ids {
+		if n := s.inodes[id]; n.isDir() && n.nlink > 0 {
+			if err := s.syncDir(n); err != nil {
+				return err
 			}
 		}
 	}

@@ -47,6 +47,9 @@
 //     mount) until a directory sync names it or a crash drops it.
 //   - Permission bits become durable with the file's fsync; times are not
 //     kept across a crash beyond what the backing files carry.
+//   - Regular files, directories and symlinks are served; hard links only
+//     to regular files; devices, fifos and sockets in the backing
+//     directory are not shown. RENAME_EXCHANGE is refused with EINVAL.
 //
 // The backing directory itself is not fsynced unless Options.SyncBacking
 // is set: a crash of the host is outside the model.
@@ -112,12 +115,13 @@
 //     see the backing state. The new mount is a new superblock with empty
 //     caches; nothing to invalidate, nothing that can be missed.
 //
-// So Crash unmounts and mounts again (about 1 ms when idle), and the
-// caches stay on between crashes, where they are coherent because every
-// change goes through the kernel. Invalidation in place with go-fuse's
-// NotifyContent and NotifyEntry would have to reach every cached inode
-// and entry and was not needed; direct I/O was rejected for breaking
-// mmap. Options.NoKernelCache remains for measuring.
+// So Crash unmounts and mounts again (about 3 ms here for a small tree),
+// and the caches stay on between crashes, where they are coherent because
+// every change goes through the kernel. Invalidation in place with
+// go-fuse's NotifyContent and NotifyEntry would have to reach every cached
+// inode and entry; it was not measured, as the remount leaves nothing to
+// miss. Direct I/O was rejected for breaking shared mmap.
+// Options.NoKernelCache remains for measuring.
 //
 // # Cost
 //

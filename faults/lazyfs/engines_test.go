@@ -48,8 +48,8 @@ func TestMain(m *testing.M) {
 type engine struct {
 	write func(dir string, ack func(i int)) error
 	check func(dir string, acked int) (lost int, err error)
-	// prepare runs in the test before the writer, on the mount.
-	prepare func(t testing.TB, dir string)
+	// prepare runs in a child before the writer, on the mount.
+	prepare func(dir string) error
 }
 
 var engines = map[string]engine{
@@ -67,10 +67,18 @@ func runChild(mode, dir, acked string) int {
 		return f(dir, acked)
 	}
 	name, check := strings.CutSuffix(mode, "/check")
+	name, prepare := strings.CutSuffix(name, "/prepare")
 	e, ok := engines[name]
 	if !ok {
 		fmt.Printf("error unknown engine %q\n", name)
 		return 2
+	}
+	if prepare {
+		if err := e.prepare(dir); err != nil {
+			fmt.Printf("error %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+			return 1
+		}
+		return 0
 	}
 	if check {
 		n, err := strconv.Atoi(acked)
@@ -169,6 +177,17 @@ func writeAndKill(t testing.TB, mode, dir string, kill int, delay time.Duration,
 	return acked
 }
 
+// prepareT runs the engine's prepare step, if any, in a child.
+func prepareT(t testing.TB, mode, dir string) {
+	t.Helper()
+	if engines[mode].prepare == nil {
+		return
+	}
+	if out, err := child(mode+"/prepare", dir, 0).CombinedOutput(); err != nil {
+		t.Fatalf("prepare %s: %v: %s", mode, err, out)
+	}
+}
+
 // checkAfter runs the check of mode in a child. A check that cannot open
 // the engine, or panics, counts as losing everything acknowledged.
 func checkAfter(t testing.TB, mode, dir string, acked int) (lost int, why string) {
@@ -219,12 +238,9 @@ func (r crashRun) String() string {
 
 func runCrash(t testing.TB, mode string, seed uint64) crashRun {
 	t.Helper()
-	e := engines[mode]
 	f := mountT(t, Options{})
 	dir := f.Mountpoint()
-	if e.prepare != nil {
-		e.prepare(t, dir)
-	}
+	prepareT(t, mode, dir)
 	rng := rand.New(rand.NewPCG(seed, 0x6372617368))
 	r := crashRun{seed: seed, kill: 5 + rng.IntN(120), keep: []int{0, 0, 30, 60, 90}[rng.IntN(5)]}
 	delay := time.Duration(rng.IntN(3000)) * time.Microsecond
@@ -289,9 +305,7 @@ func TestCrashLosesUnsyncedEngines(t *testing.T) {
 			}
 			f := mountT(t, Options{})
 			dir := f.Mountpoint()
-			if p := engines[mode].prepare; p != nil {
-				p(t, dir)
-			}
+			prepareT(t, mode, dir)
 			acked := writeAndKill(t, mode, dir, 50, 200*time.Millisecond, true)
 			if lost, why := checkAfter(t, mode, dir, acked); lost > 0 {
 				t.Errorf("%s lost %d of %d acknowledged writes to a kill without a crash: %s", mode, lost, acked, why)
@@ -313,23 +327,27 @@ var boltBucket = []byte("b")
 
 // boltPrepare makes the database file and its bucket durable, entry
 // included: bbolt never syncs the directory of the file it creates.
-func boltPrepare(t testing.TB, dir string) {
-	t.Helper()
+func boltPrepare(dir string) error {
 	db, err := bolt.Open(filepath.Join(dir, "bolt.db"), 0o644, &bolt.Options{Timeout: time.Second})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucket(boltBucket)
 		return err
 	})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	if err := db.Close(); err != nil {
-		t.Fatal(err)
+		return err
 	}
-	syncPath(t, dir)
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 func boltWrite(noSync bool) func(string, func(int)) error {

@@ -231,8 +231,10 @@ func TestCodecRoundTrip(t *testing.T) {
 
 func TestDropLastRecordIsCaught(t *testing.T) {
 	fails := tieredtest.Failures(tieredtest.Harness{
-		Name:     "durable/drop-last-record",
-		OpenRLMM: func(o tiered.Options) (tiered.RemoteLogMetadataManager, error) { return OpenWithBugs(o, Bugs{DropLastRecord: true}) },
+		Name: "durable/drop-last-record",
+		OpenRLMM: func(o tiered.Options) (tiered.RemoteLogMetadataManager, error) {
+			return OpenWithBugs(o, Bugs{DropLastRecord: true})
+		},
 	})
 	for _, c := range []string{"rlmm/reopen", "rlmm/power-loss"} {
 		if _, ok := fails[c]; !ok {

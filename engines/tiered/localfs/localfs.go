@@ -40,6 +40,9 @@ type Bugs struct {
 	// SkipDataSync renames a copied segment into place without syncing its
 	// data first.
 	SkipDataSync bool
+	// RenameBeforeSync renames a copied segment into place and syncs the
+	// directory before it syncs the segment's data.
+	RenameBeforeSync bool
 }
 
 // Storage is a RemoteStorageManager over a directory.
@@ -262,6 +265,11 @@ func (s *Storage) CopyLogSegmentData(m tiered.RemoteLogSegmentMetadata, data tie
 	if err := syncDir(s.fs, dir); err != nil {
 		return nil, err
 	}
+	if s.bugs.RenameBeforeSync {
+		if err := syncFile(s.fs, final); err != nil {
+			return nil, err
+		}
+	}
 	return nil, nil
 }
 
@@ -344,7 +352,7 @@ func (s *Storage) write(path string, data tiered.LogSegmentData) (err error) {
 	if _, err := f.WriteAt(h.encode(), 0); err != nil {
 		return fmt.Errorf("localfs: write header of %s: %w", path, err)
 	}
-	if !s.bugs.SkipDataSync {
+	if !s.bugs.SkipDataSync && !s.bugs.RenameBeforeSync {
 		if err := f.Sync(); err != nil {
 			return fmt.Errorf("localfs: sync %s: %w", path, err)
 		}
@@ -460,6 +468,19 @@ func (s *Storage) Close() error {
 		return tiered.ErrClosed
 	}
 	return nil
+}
+
+func syncFile(fs vfs.FS, path string) error {
+	f, err := fs.OpenReadWrite(path, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return fmt.Errorf("localfs: open %s: %w", path, err)
+	}
+	serr := f.Sync()
+	cerr := f.Close()
+	if serr != nil {
+		return fmt.Errorf("localfs: sync %s: %w", path, serr)
+	}
+	return cerr
 }
 
 func syncDir(fs vfs.FS, dir string) error {

@@ -29,6 +29,7 @@ var rsmCases = []Case{
 	{"rsm/reopen", testRSMReopen},
 	{"rsm/power-loss", testRSMPowerLoss},
 	{"rsm/sync-failure", testRSMSyncFailure},
+	{"rsm/crash-during-copy", testRSMCrashDuringCopy},
 }
 
 // content is what one copy of a segment holds.
@@ -687,4 +688,88 @@ func testRSMSyncFailure(t testing.TB, h Harness) {
 	}
 	e.crashTo(e.d.crash(7, 0))
 	checkRSM(t, e, []*rsmSegModel{{m: m, c: c, present: err != nil, unsure: err != nil}}, "delete whose sync failed, after a power loss")
+}
+
+// crashAt is an injector that, once armed, takes the disk as power losses
+// would leave it just before the k-th sync (counting from 0), keeping 0%
+// and 100% of the unsynced data, and lets every operation run.
+type crashAt struct {
+	mu     sync.Mutex
+	mem    *vfs.MemFS
+	k, n   int
+	armed  bool
+	clones []*disk
+}
+
+func (c *crashAt) String() string                { return fmt.Sprintf("crash-at-sync(%d)", c.k) }
+func (c *crashAt) MayFail(faults.OpKind) bool    { return false }
+func (c *crashAt) MaybeError(op faults.Op) error { c.maybeCrash(op); return nil }
+
+func (c *crashAt) maybeCrash(op faults.Op) {
+	if op.Kind != faults.OpSync {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.armed {
+		return
+	}
+	c.n++
+	if c.n-1 != c.k {
+		return
+	}
+	d := &disk{mem: c.mem}
+	c.clones = []*disk{d.crash(uint64(c.k), 0), d.crash(uint64(c.k), 100)}
+}
+
+func (c *crashAt) arm(on bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.armed, c.n = on, 0
+}
+
+func (c *crashAt) taken() []*disk {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.clones
+}
+
+// testRSMCrashDuringCopy cuts the power before each sync of a copy in turn
+// and checks that the segment is then absent or intact, never torn, and
+// that an earlier segment is intact.
+func testRSMCrashDuringCopy(t testing.TB, h Harness) {
+	for k := 0; ; k++ {
+		inj := &crashAt{k: k}
+		e := newRSM(t, h, inj)
+		if !e.durable() {
+			t.Skip("the storage manager does not sync every change through Options.FS")
+		}
+		inj.mem = e.d.mem
+		g := newIDs(62)
+		old := seg(tpA, g.next(), 0, 99, 0, 0)
+		oc := makeContent(23, 9000, true)
+		e.copy(old, oc)
+		m := seg(tpA, g.next(), 100, 199, 0, 100)
+		c := makeContent(24, 9000, true)
+		d := e.data(c)
+		inj.arm(true)
+		_, err := e.s.CopyLogSegmentData(m, d)
+		inj.arm(false)
+		wantOK(t, "copy", err)
+		clones := inj.taken()
+		if clones == nil {
+			if k == 0 {
+				t.Fatalf("a copy by a storage manager that declares SyncOnWrite made no sync")
+			}
+			return
+		}
+		for i, cl := range clones {
+			e.crashTo(cl)
+			when := fmt.Sprintf("power lost before sync %d of a copy (%d%% of unsynced data kept)", k, i*100)
+			checkRSM(t, e, []*rsmSegModel{{m: old, c: oc, present: true}, {m: m, c: c, unsure: true}}, when)
+		}
+		if k > 50 {
+			t.Fatalf("a copy made more than %d syncs", k)
+		}
+	}
 }

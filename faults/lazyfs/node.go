@@ -377,3 +377,26 @@ func (x *node) Allocate(ctx context.Context, f fs.FileHandle, off, size uint64, 
 	}
 	return syscall.EOPNOTSUPP
 }
+
+var (
+	_ fs.NodeGetxattrer  = (*node)(nil)
+	_ fs.NodeListxattrer = (*node)(nil)
+	_ fs.NodeSetxattrer  = (*node)(nil)
+)
+
+// Getxattr implements fs.NodeGetxattrer: lazyfs keeps no extended
+// attributes. ENOSYS tells the kernel so once, which stops it asking for
+// security.capability before every write.
+func (x *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	return 0, syscall.ENOSYS
+}
+
+// Listxattr implements fs.NodeListxattrer; see Getxattr.
+func (x *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	return 0, syscall.ENOSYS
+}
+
+// Setxattr implements fs.NodeSetxattrer; see Getxattr.
+func (x *node) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+	return syscall.ENOSYS
+}

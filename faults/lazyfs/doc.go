@@ -129,7 +129,10 @@
 // lazyfs over a backing directory on the same disk. Without
 // Options.SyncBacking lazyfs never waits for the disk, so a sync-bound
 // workload can run faster on it than on the disk; every write, though,
-// is a FUSE round trip.
+// is a FUSE round trip. Measured here (2 shared cores, ext4 backing,
+// -benchtime 2000x): fsynced bbolt puts ran at about 1.6x the disk's rate
+// (no real fsync) and at about 0.6x with SyncBacking; unsynced (NoSync)
+// bbolt puts, which only pay the round trips, at about 0.25x.
 //
 // # How it differs from LazyFS
 //

@@ -5,6 +5,8 @@
 package mutants
 
 import (
+	"maps"
+
 	"github.com/ordeal-dev/ordeal/engines/tiered"
 	"github.com/ordeal-dev/ordeal/engines/tiered/durable"
 	"github.com/ordeal-dev/ordeal/engines/tiered/localfs"
@@ -23,6 +25,10 @@ type Mutant struct {
 	Bug      string
 	OpenRSM  func(tiered.Options) (tiered.RemoteStorageManager, error)
 	OpenRLMM func(tiered.Options) (tiered.RemoteLogMetadataManager, error)
+	// Params are parameters the mutant needs for its bug to show (a small
+	// compaction threshold); the registered opener applies them unless the
+	// caller sets them.
+	Params map[string]string
 }
 
 func rsm(b localfs.Bugs) func(tiered.Options) (tiered.RemoteStorageManager, error) {
@@ -63,16 +69,36 @@ var catalog = []Mutant{
 		Bug:      "durable leaves the last record of its metadata log out of the replay at open",
 		OpenRLMM: dur(durable.Bugs{DropLastRecord: true}),
 	},
+	{
+		Name:     Prefix + "rlmm-compact-without-dir-sync",
+		Bug:      "durable renames a compacted log over the old one without syncing the directory, so changes appended after a compaction can vanish in a power loss",
+		OpenRLMM: dur(durable.Bugs{SkipCompactionDirSync: true}),
+		Params:   map[string]string{durable.ParamCompactMin: "512"},
+	},
 }
 
 func init() {
 	for _, m := range catalog {
 		if m.OpenRSM != nil {
-			tiered.RegisterRSM(m.Name, m.OpenRSM)
+			open := m.OpenRSM
+			tiered.RegisterRSM(m.Name, func(o tiered.Options) (tiered.RemoteStorageManager, error) { return open(m.withParams(o)) })
 		} else {
-			tiered.RegisterRLMM(m.Name, m.OpenRLMM)
+			open := m.OpenRLMM
+			tiered.RegisterRLMM(m.Name, func(o tiered.Options) (tiered.RemoteLogMetadataManager, error) { return open(m.withParams(o)) })
 		}
 	}
+}
+
+// withParams returns o with the mutant's parameters added where o sets
+// none.
+func (m Mutant) withParams(o tiered.Options) tiered.Options {
+	if len(m.Params) == 0 {
+		return o
+	}
+	p := maps.Clone(m.Params)
+	maps.Copy(p, o.Params)
+	o.Params = p
+	return o
 }
 
 // List returns the catalog, in a fixed order.

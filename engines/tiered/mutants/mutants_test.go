@@ -23,6 +23,11 @@ func openMemory(o tiered.Options) (tiered.RemoteLogMetadataManager, error) { ret
 // SPI, durable ones so that the joint case runs.
 func harness(m mutants.Mutant) tieredtest.Harness {
 	h := tieredtest.Harness{Name: m.Name, OpenRSM: m.OpenRSM, OpenRLMM: m.OpenRLMM}
+	if m.OpenRSM != nil {
+		h.RSMParams = m.Params
+	} else {
+		h.RLMMParams = m.Params
+	}
 	if h.OpenRSM == nil {
 		h.OpenRSM = openLocalfs
 	}
@@ -39,6 +44,7 @@ var caughtBy = map[string][]string{
 	mutants.Prefix + "rlmm-accept-illegal-transition": {"rlmm/segment-transitions", "rlmm/partition-delete-transitions"},
 	mutants.Prefix + "rlmm-serve-copying":             {"rlmm/visibility", "rlmm/segment-transitions"},
 	mutants.Prefix + "rlmm-drop-last-record":          {"rlmm/reopen", "rlmm/power-loss"},
+	mutants.Prefix + "rlmm-compact-without-dir-sync":  {"rlmm/crash-at-each-sync"},
 }
 
 func TestCatalogRegistered(t *testing.T) {
@@ -83,6 +89,7 @@ func TestMutantsCaught(t *testing.T) {
 func TestReferencesPass(t *testing.T) {
 	for _, h := range []tieredtest.Harness{
 		{Name: "localfs+durable", OpenRSM: openLocalfs, OpenRLMM: openDurable},
+		{Name: "durable compacting", OpenRLMM: openDurable, RLMMParams: map[string]string{durable.ParamCompactMin: "512"}},
 		{Name: "memory", OpenRLMM: openMemory},
 	} {
 		if fails := tieredtest.Failures(h); len(fails) != 0 {

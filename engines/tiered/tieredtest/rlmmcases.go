@@ -30,6 +30,7 @@ var rlmmCases = []Case{
 	{"rlmm/reopen", testRLMMReopen},
 	{"rlmm/power-loss", testRLMMPowerLoss},
 	{"rlmm/sync-failure", testRLMMSyncFailure},
+	{"rlmm/crash-at-each-sync", testRLMMCrashAtEachSync},
 }
 
 // segmentTransitions is Kafka's isValidTransition written out: from the

@@ -692,10 +692,12 @@ func testRSMSyncFailure(t testing.TB, h Harness) {
 
 // crashAt is an injector that, once armed, takes the disk as power losses
 // would leave it just before the k-th sync (counting from 0), keeping 0%
-// and 100% of the unsynced data, and lets every operation run.
+// and 100% of the unsynced data, and lets every operation run. The
+// operation in flight runs on the goroutine that calls before.
 type crashAt struct {
 	mu     sync.Mutex
 	mem    *vfs.MemFS
+	before func() // called as the clones are taken
 	k, n   int
 	armed  bool
 	clones []*disk
@@ -717,6 +719,9 @@ func (c *crashAt) maybeCrash(op faults.Op) {
 	c.n++
 	if c.n-1 != c.k {
 		return
+	}
+	if c.before != nil {
+		c.before()
 	}
 	d := &disk{mem: c.mem}
 	c.clones = []*disk{d.crash(uint64(c.k), 0), d.crash(uint64(c.k), 100)}

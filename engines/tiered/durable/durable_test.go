@@ -242,3 +242,14 @@ func TestDropLastRecordIsCaught(t *testing.T) {
 		}
 	}
 }
+
+func TestBadParams(t *testing.T) {
+	for _, p := range []map[string]string{{ParamCompactMin: "lots"}, {"other": "1"}} {
+		if _, err := Open(tiered.Options{Dir: "/rlmm", FS: vfs.NewMem(), Params: p}); !errors.Is(err, tiered.ErrBadOption) {
+			t.Errorf("params %v: %v", p, err)
+		}
+	}
+	if _, err := Open(tiered.Options{FS: vfs.NewMem()}); !errors.Is(err, tiered.ErrBadOption) {
+		t.Errorf("no directory: %v", err)
+	}
+}

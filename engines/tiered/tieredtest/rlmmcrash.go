@@ -73,7 +73,6 @@ func checkModel(t testing.TB, e *rlmmEnv, model map[tiered.UUID]*segModel, when 
 			t.Fatalf("%s: segment %s in state %s found by lookup: %v", when, sm.seg.ID, got, found)
 		}
 	}
-	delete(listed, tiered.UUID{})
 	for id := range listed {
 		if model[id] == nil {
 			t.Fatalf("%s: segment %s was never added", when, id)

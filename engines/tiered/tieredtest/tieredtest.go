@@ -10,12 +10,14 @@
 // (valid and invalid), visibility, lookups at epoch boundaries, unknown
 // epochs, offsets past an epoch's end, overlapping segments after a leader
 // change, lists and sizes, assignment and partition deletion, and, as the
-// Capabilities declare, durability across a reopen, a power loss
-// (faults.PowerLoss on a crashable MemFS) and a failed fsync. The RSM cases
+// Capabilities declare, durability across a reopen, a power loss during
+// concurrent changes (faults.PowerLoss on a crashable MemFS), a power loss
+// before each sync of a history in turn, and a failed fsync. The RSM cases
 // check copies and fetches, byte ranges, a missing transaction index,
-// idempotent copy and delete, and the same durability. When a harness gives
-// both, a joint case checks that a segment recorded as finished can be
-// fetched after a power loss.
+// idempotent copy and delete, and the same durability, with a power loss
+// before each sync of a copy. When a harness gives both, a joint case
+// checks that a segment recorded as finished can be fetched after a power
+// loss.
 //
 // Failures runs the same cases on an implementation and reports which ones
 // failed instead of failing the test: it is how tests prove that planted

@@ -38,6 +38,7 @@ import (
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
 	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvcodec"
 	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvlog"
+	"github.com/ordeal-dev/ordeal/internal/durable"
 )
 
 // Name is the name the engine registers under.
@@ -88,7 +89,7 @@ func Open(o raftlog.Options) (*Engine, error) {
 	if o.FS != nil && o.FS != vfs.Default {
 		return nil, fmt.Errorf("%w: engine %s writes through the operating system (bbolt maps its file into memory) and cannot use the file system %T; leave Options.FS nil", raftlog.ErrBadOption, Name, o.FS)
 	}
-	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+	if err := durable.MkdirAll(vfs.Default, o.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("raftlog/bbolt: %w", err)
 	}
 	path := filepath.Join(o.Dir, FileName)
@@ -159,7 +160,7 @@ func (s *store) init(dir string, created bool) error {
 	}
 	if created {
 		// bbolt does not sync the directory entry of the file it creates.
-		return kvlog.SyncDir(vfs.Default, dir)
+		return durable.SyncDir(vfs.Default, dir)
 	}
 	return nil
 }

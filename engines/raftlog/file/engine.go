@@ -8,6 +8,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
+	"github.com/ordeal-dev/ordeal/internal/durable"
 )
 
 func init() {
@@ -258,36 +259,15 @@ func (e *Engine) sync(f vfs.File, segmentData bool) error {
 	return err
 }
 
-// makeDir creates the directory if it is missing and makes its name durable.
+// makeDir creates the directory, and any missing parent, durably.
 func (e *Engine) makeDir() error {
-	if _, err := e.fs.Stat(e.dir); err == nil {
-		return nil
-	}
-	if err := e.fs.MkdirAll(e.dir, 0o755); err != nil {
-		return fmt.Errorf("file: create %s: %w", e.dir, err)
-	}
-	if err := syncDir(e.fs, e.fs.PathDir(e.dir)); err != nil {
+	if err := durable.MkdirAll(e.fs, e.dir, 0o755); err != nil {
 		return fmt.Errorf("file: %w", err)
 	}
 	return nil
 }
 
-func (e *Engine) syncDir() error { return syncDir(e.fs, e.dir) }
-
-func syncDir(fs vfs.FS, dir string) error {
-	d, err := fs.OpenDir(dir)
-	if err != nil {
-		return fmt.Errorf("open directory %s: %w", dir, err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
-}
+func (e *Engine) syncDir() error { return durable.SyncDir(e.fs, e.dir) }
 
 // writeZeros writes zeros to f in [from, to), with z as scratch.
 func writeZeros(f vfs.File, from, to int64, z []byte) error {

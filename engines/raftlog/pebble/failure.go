@@ -9,6 +9,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvlog"
+	"github.com/ordeal-dev/ordeal/internal/durable"
 )
 
 // Pebble treats a failed WAL write or sync as fatal: DB.Apply hands the error
@@ -108,7 +109,7 @@ func (fs *watchFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File
 	}
 	file, err := fs.FS.Create(name, category)
 	if err == nil && strings.HasPrefix(fs.PathBase(name), "MANIFEST-") {
-		if err = kvlog.SyncDir(fs.FS, fs.PathDir(name)); err != nil {
+		if err = durable.SyncDir(fs.FS, fs.PathDir(name)); err != nil {
 			_ = file.Close()
 			return nil, err
 		}

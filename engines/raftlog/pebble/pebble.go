@@ -32,6 +32,7 @@ import (
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
 	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvcodec"
 	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvlog"
+	"github.com/ordeal-dev/ordeal/internal/durable"
 )
 
 // Name is the name the engine registers under.
@@ -93,6 +94,10 @@ func Open(o raftlog.Options) (*Engine, error) {
 		opts.Levels[i].BlockSize = blockSize
 	}
 
+	// pebble creates a missing directory without syncing its parent.
+	if err := durable.MkdirAll(o.FSOrDefault(), o.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("raftlog/pebble: %w", err)
+	}
 	db, err := pebbledb.Open(o.Dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("raftlog/pebble: open %s: %w", o.Dir, err)

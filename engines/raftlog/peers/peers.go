@@ -28,7 +28,6 @@ package peers
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -44,6 +43,7 @@ import (
 
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
 	"github.com/ordeal-dev/ordeal/engines/raftlog/hashiraft"
+	"github.com/ordeal-dev/ordeal/internal/durable"
 )
 
 // Engine names.
@@ -75,7 +75,7 @@ func prepare(name string, o raftlog.Options, known ...string) error {
 	if o.Dir == "" {
 		return fmt.Errorf("%w: engine %s needs a directory", raftlog.ErrBadOption, name)
 	}
-	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+	if err := durable.MkdirAll(vfs.Default, o.Dir, 0o755); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil

@@ -92,9 +92,10 @@
 //   - reopen_cycles: thirty rounds of operations and reopens.
 //
 // The fault cases run the engine on an in-memory file system,
-// vfs.NewCrashableMem from pebble, whose engine directory the suite creates
-// and syncs beforehand (as an operator would): the engine answers for every
-// file and directory it creates inside it.
+// vfs.NewCrashableMem from pebble. The engine's directory does not exist
+// beforehand: the engine creates it, and answers for making its name durable
+// (internal/durable.MkdirAll syncs the parent of each directory it creates),
+// as for every file and directory it creates inside it.
 //
 //   - power_loss: seeded scripts of appends (entries up to 9 KiB, so that
 //     records span 4 KiB blocks), purges, truncations and hard states, then
@@ -110,6 +111,9 @@
 //     goes through, so the operation in flight is written but not synced:
 //     torn records at the tail must be cut off, and the operation in flight
 //     may survive in part (a prefix of a batch) or not at all.
+//   - torn_record: one entry four 4 KiB blocks long is in flight when the
+//     power fails, for 16 seeds of which blocks survive: recovery must cut
+//     the torn record or keep it whole, never serve unwritten blocks.
 //   - fsync_failure_hard_state: a SaveHardState whose sync fails returns
 //     the error, LoadHardState keeps returning the state saved before, and
 //     after a power loss the engine holds the old or the new state, whole.

@@ -54,7 +54,7 @@ func TestFileMutantsCaught(t *testing.T) {
 		{"forget_purge_boundary", file.Bugs{ForgetPurgeBoundary: true}, "purge_all_reopen"},
 		{"skip_dir_sync", file.Bugs{SkipDirSync: true}, "power_loss"},
 		{"volatile_truncate", file.Bugs{VolatileTruncate: true}, "reopen_truncate_purge"},
-		{"accept_torn_record", file.Bugs{AcceptTornRecord: true}, "power_loss_mid_write"},
+		{"accept_torn_record", file.Bugs{AcceptTornRecord: true}, "torn_record"},
 		{"stale_last_index", file.Bugs{StaleLastIndex: true}, "truncate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -50,6 +50,7 @@ func TestToyMutantsCaught(t *testing.T) {
 	}{
 		{"skip_sync", toyBugs{skipSync: true}, "power_loss"},
 		{"skip_dir_sync", toyBugs{skipDirSync: true}, "power_loss"},
+		{"plain_mkdir", toyBugs{plainMkdir: true}, "power_loss"},
 		{"retry_sync", toyBugs{retrySync: true}, "fsync_failure"},
 		{"no_failed_state", toyBugs{noFailedState: true}, "fsync_failure"},
 		{"off_by_one_entries", toyBugs{offByOneEntries: true}, "batch_range"},

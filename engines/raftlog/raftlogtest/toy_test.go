@@ -10,6 +10,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
+	durablefs "github.com/ordeal-dev/ordeal/internal/durable"
 )
 
 // toyEngine is a small persistent engine for the suite's own tests: it keeps
@@ -43,6 +44,7 @@ type toyBugs struct {
 	forgetPurge       bool // does not save the purge boundary
 	volatileTruncate  bool // Truncate changes memory but not the file
 	entryNotFoundZero bool // Entry below the boundary reports ErrNotFound
+	plainMkdir        bool // creates its directory without syncing the parent
 
 	// flushOnly is a mode, not a bug: mutations are saved at Flush only,
 	// and the engine declares SyncOnWrite false.
@@ -132,7 +134,11 @@ func decodeToy(b []byte) (toyState, error) {
 
 func openToy(o raftlog.Options, bugs toyBugs) (*toyEngine, error) {
 	e := &toyEngine{fs: o.FSOrDefault(), dir: o.Dir, bugs: bugs, m: &model{}}
-	if err := e.fs.MkdirAll(o.Dir, 0o755); err != nil {
+	mkdir := func() error { return durablefs.MkdirAll(e.fs, o.Dir, 0o755) }
+	if bugs.plainMkdir {
+		mkdir = func() error { return e.fs.MkdirAll(o.Dir, 0o755) }
+	}
+	if err := mkdir(); err != nil {
 		return nil, err
 	}
 	f, err := e.fs.Open(e.fs.PathJoin(o.Dir, "state"))

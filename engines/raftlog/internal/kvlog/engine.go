@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/cockroachdb/pebble/v2/vfs"
-
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
 )
 
@@ -40,18 +38,4 @@ func ParseOptions(engine string, o raftlog.Options, param string, def bool) (boo
 		return false, fmt.Errorf("%w: engine %s needs a directory", raftlog.ErrBadOption, engine)
 	}
 	return value, nil
-}
-
-// SyncDir makes the entries of dir durable: the files created or renamed in
-// it since its last sync.
-func SyncDir(fs vfs.FS, dir string) error {
-	d, err := fs.OpenDir(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

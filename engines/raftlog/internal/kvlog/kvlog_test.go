@@ -7,8 +7,6 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/cockroachdb/pebble/v2/vfs"
-
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
 	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvcodec"
 	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvlog"
@@ -289,38 +287,6 @@ func TestFactory(t *testing.T) {
 	}
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func TestSyncDir(t *testing.T) {
-	fs := vfs.NewCrashableMem()
-	if err := fs.MkdirAll("d", 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := kvlog.SyncDir(fs, ""); err != nil {
-		t.Fatal(err)
-	}
-	f, err := fs.Create("d/x", vfs.WriteCategoryUnspecified)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := fs.CrashClone(vfs.CrashCloneCfg{}).Stat("d/x"); err == nil {
-		t.Fatal("d/x survived a crash before its directory was synced")
-	}
-	if err := kvlog.SyncDir(fs, "d"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := fs.CrashClone(vfs.CrashCloneCfg{}).Stat("d/x"); err != nil {
-		t.Fatalf("d/x lost in a crash after SyncDir: %v", err)
-	}
-	if err := kvlog.SyncDir(fs, "missing"); err == nil {
-		t.Fatal("SyncDir of a missing directory returned no error")
 	}
 }
 

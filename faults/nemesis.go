@@ -22,6 +22,10 @@ type Traits struct {
 	// Process means the engine runs in a child process the target can
 	// signal and start again (see ProcessTarget).
 	Process bool
+	// Mount means the engine's child process keeps its files on a file
+	// system that can lose power and fail syncs, such as faults/lazyfs
+	// (see MountTarget).
+	Mount bool
 }
 
 // Target is the system a nemesis acts on. A nemesis asks for the optional
@@ -52,6 +56,26 @@ type ProcessTarget interface {
 	// Respawn waits for the child to be gone (killing it if need be) and
 	// starts it again; the new child recovers the engine's files.
 	Respawn(ctx context.Context) error
+}
+
+// MountTarget is a target whose engine runs in a child process on a file
+// system the target can crash: engines that write around Options.FS (bbolt
+// maps its file) are crashed this way.
+type MountTarget interface {
+	Target
+	// PowerCycle kills the child with SIGKILL, cuts the power of its file
+	// system, keeping a seeded share pct (0 to 100) of what was not
+	// synced, and starts the child again, which recovers what survived.
+	PowerCycle(ctx context.Context, seed uint64, pct int) error
+	// Restart kills the child and starts it again without a power loss:
+	// what the engine wrote and did not sync survives, as in a page cache.
+	Restart(ctx context.Context) error
+	// FailNextSync makes the next n syncs of a file fail with EIO, with
+	// Linux semantics (the unsynced data is never written); n <= 0 clears
+	// failures not yet used.
+	FailNextSync(n int) error
+	// FailedSyncs counts the syncs failed so far.
+	FailedSyncs() int64
 }
 
 // Nemesis injects one kind of fault. Implementations are stateless: every

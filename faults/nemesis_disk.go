@@ -16,7 +16,7 @@ const awaitLimit = 64
 func diskTarget(name string, t Target) (DiskTarget, error) {
 	dt, ok := t.(DiskTarget)
 	if !ok || !t.Traits().UsesFS {
-		return nil, fmt.Errorf("%w: %s needs the engine's files on an in-memory disk (Capabilities().UsesFS)", ErrUnavailable, name)
+		return nil, fmt.Errorf("%w: %s needs the engine's files on an in-memory disk (Capabilities().UsesFS) or on a crashable mount (lazyfs)", ErrUnavailable, name)
 	}
 	if !t.Traits().Persistent {
 		return nil, fmt.Errorf("%w: %s needs a persistent engine", ErrUnavailable, name)
@@ -33,11 +33,18 @@ type crashNemesis struct{}
 func (crashNemesis) Name() string { return "crash" }
 
 func (n crashNemesis) Available(t Target) error {
+	if _, ok := t.(MountTarget); ok && t.Traits().Mount {
+		_, err := mountTarget(n.Name(), t)
+		return err
+	}
 	_, err := diskTarget(n.Name(), t)
 	return err
 }
 
 func (n crashNemesis) Inject(ctx context.Context, log *slog.Logger, t Target, rng *rand.Rand) (*Fault, error) {
+	if mt, err := mountTarget(n.Name(), t); err == nil {
+		return crashMount(ctx, log, mt, rng)
+	}
 	dt, err := diskTarget(n.Name(), t)
 	if err != nil {
 		return nil, err
@@ -170,11 +177,18 @@ type fsyncNemesis struct{}
 func (fsyncNemesis) Name() string { return "fsync" }
 
 func (n fsyncNemesis) Available(t Target) error {
+	if _, ok := t.(MountTarget); ok && t.Traits().Mount {
+		_, err := mountTarget(n.Name(), t)
+		return err
+	}
 	_, err := diskTarget(n.Name(), t)
 	return err
 }
 
 func (n fsyncNemesis) Inject(ctx context.Context, log *slog.Logger, t Target, rng *rand.Rand) (*Fault, error) {
+	if mt, err := mountTarget(n.Name(), t); err == nil {
+		return fsyncMount(ctx, log, mt, rng)
+	}
 	dt, err := diskTarget(n.Name(), t)
 	if err != nil {
 		return nil, err

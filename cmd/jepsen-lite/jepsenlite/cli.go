@@ -115,7 +115,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg := Config{Params: paramFlag{}}
 	fs.StringVar(&cfg.Engine, "engine", "", "raftlog engine (see list)")
 	nem := fs.String("nemesis", "", "nemeses to mix, comma-separated: crash,fsync,kill,pause")
-	fs.StringVar(&cfg.Target, "target", "auto", "where the engine runs: auto, inproc, process")
+	fs.StringVar(&cfg.Target, "target", "auto", "where the engine runs: auto, inproc, process, lazyfs")
 	fs.IntVar(&cfg.Clients, "clients", 3, "logical clients")
 	fs.IntVar(&cfg.Ops, "ops", 1000, "client operations")
 	fs.DurationVar(&cfg.Duration, "duration", 0, "stop issuing operations after this wall time (the replay line names the ops issued)")

@@ -96,6 +96,7 @@ func nodeMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 type proc struct {
 	argv         []string
 	dir          string
+	tmp          string // a directory to remove at close, if any
 	opTimeout    time.Duration
 	pauseTimeout time.Duration
 
@@ -111,6 +112,21 @@ var (
 )
 
 func startProc(cfg Config) (*proc, error) {
+	dir, err := os.MkdirTemp("", "jepsen-lite-node-")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSetup, err)
+	}
+	t, err := newProc(cfg, dir)
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	t.tmp = dir
+	return t, nil
+}
+
+// newProc starts a node serving the engine in dir.
+func newProc(cfg Config, dir string) (*proc, error) {
 	base := cfg.NodeCommand
 	if len(base) == 0 {
 		exe, err := os.Executable()
@@ -119,17 +135,12 @@ func startProc(cfg Config) (*proc, error) {
 		}
 		base = []string{exe, "node"}
 	}
-	dir, err := os.MkdirTemp("", "jepsen-lite-node-")
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrSetup, err)
-	}
 	argv := append(append([]string(nil), base...), "--engine", cfg.Engine, "--dir", dir)
 	for k, v := range cfg.Params {
 		argv = append(argv, "--param", k+"="+v)
 	}
 	t := &proc{argv: argv, dir: dir, opTimeout: cfg.OpTimeout, pauseTimeout: cfg.PauseTimeout}
 	if err := t.spawn(); err != nil {
-		_ = os.RemoveAll(dir)
 		return nil, fmt.Errorf("%w: %w", ErrSetup, err)
 	}
 	return t, nil
@@ -237,7 +248,9 @@ func (t *proc) exec(w work, paused bool) (raftlogmodel.Output, bool, *failure) {
 }
 
 func (t *proc) close() error {
-	defer os.RemoveAll(t.dir)
+	if t.tmp != "" {
+		defer os.RemoveAll(t.tmp)
+	}
 	_ = t.p.Signal(syscall.SIGCONT)
 	return t.p.Kill(5 * time.Second)
 }

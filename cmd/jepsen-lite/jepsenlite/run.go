@@ -26,9 +26,12 @@ type Config struct {
 	Params map[string]string
 	// Nemeses name the faults to inject, mixed; none means a fault-free run.
 	Nemeses []string
-	// Target is "auto" (the default), "inproc" or "process": where the
-	// engine runs. Auto runs it in process when a disk nemesis (crash,
-	// fsync) can reach its files, else in a child process.
+	// Target is "auto" (the default), "inproc", "process" or "lazyfs":
+	// where the engine runs. Auto runs it in process when a disk nemesis
+	// (crash, fsync) can reach its files through Options.FS; an engine
+	// that writes around Options.FS (UsesFS false) runs for those in a
+	// child process on a lazyfs mount, which needs root and /dev/fuse;
+	// for kill and pause alone it runs in a child process.
 	Target string
 	// Clients is the number of logical clients (at least 1): client 0
 	// writes the log, client 1 the hard state, the others read.
@@ -227,9 +230,11 @@ func openSystem(cfg Config, nems []faults.Nemesis) (system, error) {
 		return openInproc(cfg.Engine, cfg.Params, cfg.OpTimeout)
 	case "process":
 		return startProc(cfg)
+	case "lazyfs":
+		return startLazy(cfg)
 	case "auto":
 	default:
-		return nil, fmt.Errorf("%w: target %q (want auto, inproc or process)", ErrUsage, cfg.Target)
+		return nil, fmt.Errorf("%w: target %q (want auto, inproc, process or lazyfs)", ErrUsage, cfg.Target)
 	}
 	if wantProc && !wantDisk {
 		return startProc(cfg)
@@ -237,6 +242,10 @@ func openSystem(cfg Config, nems []faults.Nemesis) (system, error) {
 	t, err := openInproc(cfg.Engine, cfg.Params, cfg.OpTimeout)
 	if err != nil {
 		return nil, err
+	}
+	if wantDisk && !t.caps.UsesFS && t.caps.Persistent {
+		_ = t.close()
+		return startLazy(cfg)
 	}
 	if wantProc && !t.Traits().UsesFS {
 		_ = t.close()

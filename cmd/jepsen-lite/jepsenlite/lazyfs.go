@@ -1,0 +1,120 @@
+package jepsenlite
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/ordeal-dev/ordeal/faults"
+	"github.com/ordeal-dev/ordeal/faults/lazyfs"
+)
+
+// lazyAvailable says once per process whether lazyfs can mount here.
+var lazyAvailable = sync.OnceValue(lazyfs.Available)
+
+// lazyProc runs the engine in a node whose directory is on a lazyfs mount
+// served by this process: the crash and fsync nemeses reach an engine that
+// writes around Options.FS (bbolt maps its file) this way. The engine never
+// runs in the serving process, where a fault on a mapping of the mount
+// could deadlock the garbage collector.
+type lazyProc struct {
+	*proc
+	fs   *lazyfs.FS
+	root string // holds backing/ and mnt/
+}
+
+var (
+	_ faults.MountTarget   = (*lazyProc)(nil)
+	_ faults.ProcessTarget = (*lazyProc)(nil)
+	_ system               = (*lazyProc)(nil)
+)
+
+// startLazy mounts lazyfs over a fresh backing directory in a temporary
+// directory and starts a node on it. Where lazyfs cannot mount, the error
+// wraps ErrSetup and faults.ErrUnavailable and says why.
+func startLazy(cfg Config) (*lazyProc, error) {
+	if err := lazyAvailable(); err != nil {
+		return nil, fmt.Errorf("%w: engine %s: %w: crash and fsync need lazyfs for an engine that writes around Options.FS: %w", ErrSetup, cfg.Engine, faults.ErrUnavailable, err)
+	}
+	root, err := os.MkdirTemp("", "jepsen-lite-lazyfs-")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSetup, err)
+	}
+	backing, mnt := filepath.Join(root, "backing"), filepath.Join(root, "mnt")
+	for _, d := range []string{backing, mnt} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			_ = os.RemoveAll(root)
+			return nil, fmt.Errorf("%w: %w", ErrSetup, err)
+		}
+	}
+	fs, err := lazyfs.Mount(backing, mnt, lazyfs.Options{})
+	if err != nil {
+		_ = os.RemoveAll(root)
+		return nil, fmt.Errorf("%w: mount lazyfs: %w", ErrSetup, err)
+	}
+	t := &lazyProc{fs: fs, root: root}
+	p, err := newProc(cfg, filepath.Join(mnt, "db"))
+	if err != nil {
+		t.unmount()
+		return nil, err
+	}
+	t.proc = p
+	return t, nil
+}
+
+func (t *lazyProc) Traits() faults.Traits {
+	return faults.Traits{Process: true, Mount: true, Persistent: t.caps.Persistent}
+}
+
+// PowerCycle kills the node, crashes the mount and starts a node again.
+func (t *lazyProc) PowerCycle(ctx context.Context, seed uint64, pct int) error {
+	if err := t.p.Kill(5 * time.Second); err != nil {
+		return err
+	}
+	if err := t.fs.Crash(pct, seed); err != nil {
+		return fmt.Errorf("lazyfs crash: %w", err)
+	}
+	return t.respawn()
+}
+
+// Restart kills the node and starts it again; the mount keeps everything.
+func (t *lazyProc) Restart(ctx context.Context) error {
+	if err := t.p.Kill(5 * time.Second); err != nil {
+		return err
+	}
+	return t.respawn()
+}
+
+func (t *lazyProc) respawn() error {
+	if err := t.spawn(); err != nil {
+		return &recoveryError{f: &failure{what: "recovery failed: " + err.Error(), evidence: t.p.Stderr()}}
+	}
+	return nil
+}
+
+// FailNextSync fails the next n syncs on the mount.
+func (t *lazyProc) FailNextSync(n int) error { return t.fs.FailNextSync(n) }
+
+// FailedSyncs counts the syncs failed since the mount was last crashed.
+func (t *lazyProc) FailedSyncs() int64 {
+	_, failed := t.fs.SyncCounts()
+	return failed
+}
+
+func (t *lazyProc) close() error {
+	err := t.proc.close()
+	t.unmount()
+	return err
+}
+
+// unmount tears the mount down (forcibly if it is still busy) and removes
+// the temporary directory.
+func (t *lazyProc) unmount() {
+	if err := t.fs.Unmount(); err != nil {
+		_ = t.fs.ForceUnmount()
+	}
+	_ = os.RemoveAll(t.root)
+}

@@ -15,6 +15,8 @@ import (
 	_ "github.com/ordeal-dev/ordeal/engines/raftlog/memory"
 	"github.com/ordeal-dev/ordeal/results"
 	"github.com/ordeal-dev/ordeal/workloads"
+	// The built-in suites name the adapter family too.
+	_ "github.com/ordeal-dev/ordeal/workloads/adapterwl"
 	_ "github.com/ordeal-dev/ordeal/workloads/raftlogwl"
 )
 

@@ -10,6 +10,8 @@ import (
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
 	_ "github.com/ordeal-dev/ordeal/engines/raftlog/memory"
 	"github.com/ordeal-dev/ordeal/workloads"
+	// The built-in suites name the adapter family too.
+	_ "github.com/ordeal-dev/ordeal/workloads/adapterwl"
 	"github.com/ordeal-dev/ordeal/workloads/raftlogwl"
 )
 

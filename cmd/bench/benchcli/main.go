@@ -39,6 +39,8 @@ import (
 	"github.com/ordeal-dev/ordeal/reports"
 	"github.com/ordeal-dev/ordeal/results"
 	"github.com/ordeal-dev/ordeal/workloads"
+	// The message-queue adapter workload family and its engines.
+	_ "github.com/ordeal-dev/ordeal/workloads/adapterwl"
 	// The raftlog workload family.
 	_ "github.com/ordeal-dev/ordeal/workloads/raftlogwl"
 )

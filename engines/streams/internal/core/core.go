@@ -1,0 +1,710 @@
+// Package core holds the rules of the streams SPI once, over a Backend of
+// sharded transactions: the memory and acid implementations differ only in
+// where the records live.
+package core
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ordeal-dev/ordeal/engines/streams"
+)
+
+// ProducerState is the last accepted position of a producer.
+type ProducerState struct {
+	Epoch uint64 `json:"epoch"`
+	Seq   uint64 `json:"seq"`
+}
+
+// Meta is the stored record of a stream.
+type Meta struct {
+	Config        streams.Config           `json:"config"`
+	CreatedAt     time.Time                `json:"created_at"`
+	ExpiresAt     time.Time                `json:"expires_at"`
+	Closed        bool                     `json:"closed"`
+	Tail          streams.Offset           `json:"tail"`
+	Bytes         uint64                   `json:"bytes"`
+	LastWriterSeq string                   `json:"last_writer_seq,omitempty"`
+	Producers     map[string]ProducerState `json:"producers,omitempty"`
+	ForkOf        string                   `json:"fork_of,omitempty"`
+	ForkOffset    streams.Offset           `json:"fork_offset"`
+	Refs          uint32                   `json:"refs"`
+	Tombstone     bool                     `json:"tombstone"`
+}
+
+// Clone returns a deep copy of m.
+func (m *Meta) Clone() *Meta {
+	c := *m
+	if m.Producers != nil {
+		c.Producers = make(map[string]ProducerState, len(m.Producers))
+		for k, v := range m.Producers {
+			c.Producers[k] = v
+		}
+	}
+	return &c
+}
+
+// Tx is one transaction on one shard.
+type Tx interface {
+	// Meta returns the record of name, or nil.
+	Meta(name string) (*Meta, error)
+	PutMeta(name string, m *Meta) error
+	// Delete removes the record and the messages of name.
+	Delete(name string) error
+	PutMsg(name string, at streams.Offset, data []byte) error
+	// Msgs returns the messages of name at or after from and, if upTo is
+	// not nil, before *upTo. The data belongs to the caller.
+	Msgs(name string, from streams.Offset, upTo *streams.Offset) ([]streams.Message, error)
+	ForEach(fn func(name string, m *Meta) error) error
+}
+
+// Backend is where records live.
+type Backend interface {
+	Shards() int
+	ShardOf(name string) int
+	// Update runs fn in one write transaction, committed durably if fn
+	// returns nil and rolled back otherwise.
+	Update(shard int, fn func(Tx) error) error
+	// Append is Update for appends, which a backend may commit in groups:
+	// fn returns a *streams.Error only before it writes anything.
+	Append(shard int, fn func(Tx) error) error
+	View(shard int, fn func(Tx) error) error
+	Close() error
+}
+
+// Bugs plants known bugs, to prove the conformance suite catches them.
+type Bugs struct {
+	// NoTotalRollback keeps the total-bytes reservation of a failed append.
+	NoTotalRollback bool
+	// ForkReadPastOffset reads a fork's source past the fork offset.
+	ForkReadPastOffset bool
+}
+
+// Options configure a Store.
+type Options struct {
+	Clock          func() time.Time
+	MaxTotalBytes  uint64
+	MaxStreamBytes uint64
+	Caps           streams.Capabilities
+	Bugs           Bugs
+}
+
+// Store implements streams.Store over a Backend.
+type Store struct {
+	b      Backend
+	o      Options
+	total  atomic.Uint64
+	closed atomic.Bool
+
+	mu      sync.Mutex
+	waiters map[string]chan struct{}
+}
+
+var _ streams.Store = (*Store)(nil)
+
+// New opens a Store over b: it sums the bytes of every stream and removes
+// the streams that expired while it was closed.
+func New(b Backend, o Options) (*Store, error) {
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	s := &Store{b: b, o: o, waiters: map[string]chan struct{}{}}
+	now := o.Clock()
+	var expired []string
+	for i := 0; i < b.Shards(); i++ {
+		err := b.View(i, func(tx Tx) error {
+			return tx.ForEach(func(name string, m *Meta) error {
+				s.total.Add(m.Bytes)
+				if isExpired(m, now) && !m.Tombstone {
+					expired = append(expired, name)
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			return nil, streams.Transient("", "rebuild totals", err)
+		}
+	}
+	for _, name := range expired {
+		if err := s.purgeExpired(name); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// TotalBytes is the payload of all streams as the store accounts it.
+func (s *Store) TotalBytes() uint64 { return s.total.Load() }
+
+func isExpired(m *Meta, now time.Time) bool {
+	return !m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt)
+}
+
+func notFound(name string) error {
+	return &streams.Error{Class: streams.ClassNotFound, Stream: name}
+}
+
+// live returns the record of a stream open to direct access.
+func (s *Store) live(tx Tx, name string) (*Meta, error) {
+	m, err := tx.Meta(name)
+	if err != nil {
+		return nil, err
+	}
+	if m == nil || isExpired(m, s.o.Clock()) && !m.Tombstone {
+		return nil, notFound(name)
+	}
+	if m.Tombstone {
+		return nil, &streams.Error{Class: streams.ClassGone, Stream: name, Msg: "deleted, kept for its forks"}
+	}
+	return m, nil
+}
+
+func (s *Store) check(name string) error {
+	if s.closed.Load() {
+		return &streams.Error{Class: streams.ClassTransient, Kind: streams.ErrClosed, Stream: name}
+	}
+	if name == "" {
+		return streams.Errorf(streams.ClassBadRequest, streams.ErrBadConfig, name, "empty stream name")
+	}
+	return nil
+}
+
+// classify turns a backend failure into a transient *Error.
+func classify(name, op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *streams.Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return streams.Transient(name, op, err)
+}
+
+func (s *Store) update(name, op string, fn func(Tx) error) error {
+	return classify(name, op, s.b.Update(s.b.ShardOf(name), fn))
+}
+
+func (s *Store) view(name, op string, fn func(Tx) error) error {
+	return classify(name, op, s.b.View(s.b.ShardOf(name), fn))
+}
+
+func (s *Store) newMeta(cfg streams.Config) *Meta {
+	now := s.o.Clock()
+	m := &Meta{Config: cfg, CreatedAt: now, Closed: cfg.Closed}
+	switch {
+	case cfg.TTL > 0:
+		m.ExpiresAt = now.Add(cfg.TTL)
+	case !cfg.ExpiresAt.IsZero():
+		m.ExpiresAt = cfg.ExpiresAt
+	}
+	return m
+}
+
+// Create implements streams.Store.
+func (s *Store) Create(name string, cfg streams.Config) (bool, error) {
+	if err := s.check(name); err != nil {
+		return false, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return false, err
+	}
+	if err := s.purgeExpired(name); err != nil {
+		return false, err
+	}
+	created := false
+	err := s.update(name, "create", func(tx Tx) error {
+		created = false
+		m, err := tx.Meta(name)
+		if err != nil {
+			return err
+		}
+		if m != nil {
+			switch {
+			case m.Tombstone:
+				return streams.Errorf(streams.ClassConflict, streams.ErrExists, name, "a deleted stream still serves its forks")
+			case isExpired(m, s.o.Clock()):
+				return streams.Errorf(streams.ClassConflict, streams.ErrExists, name, "an expired stream still serves its forks")
+			case m.ForkOf != "" || !m.Config.Equal(cfg):
+				return &streams.Error{Class: streams.ClassConflict, Kind: streams.ErrExists, Stream: name}
+			}
+			return nil
+		}
+		created = true
+		return tx.PutMeta(name, s.newMeta(cfg))
+	})
+	if err != nil {
+		return false, err
+	}
+	s.notify(name)
+	return created, nil
+}
+
+func (s *Store) reserve(n uint64) error {
+	if n == 0 {
+		return nil
+	}
+	if s.o.MaxTotalBytes == 0 {
+		s.total.Add(n)
+		return nil
+	}
+	for {
+		cur := s.total.Load()
+		if cur+n < cur || cur+n > s.o.MaxTotalBytes {
+			return streams.Errorf(streams.ClassCapacity, streams.ErrLimit, "", "total bytes %d + %d over the limit %d", cur, n, s.o.MaxTotalBytes)
+		}
+		if s.total.CompareAndSwap(cur, cur+n) {
+			return nil
+		}
+	}
+}
+
+func (s *Store) release(n uint64) {
+	for {
+		cur := s.total.Load()
+		next := cur - n
+		if n > cur {
+			next = 0
+		}
+		if s.total.CompareAndSwap(cur, next) {
+			return
+		}
+	}
+}
+
+// Append implements streams.Store.
+func (s *Store) Append(name string, data []byte, o streams.AppendOptions) (streams.AppendResult, error) {
+	if err := s.check(name); err != nil {
+		return streams.AppendResult{}, err
+	}
+	if len(data) == 0 && !o.Close {
+		return streams.AppendResult{}, streams.Errorf(streams.ClassBadRequest, streams.ErrBadConfig, name, "empty append")
+	}
+	n := uint64(len(data))
+	if err := s.reserve(n); err != nil {
+		err.(*streams.Error).Stream = name
+		return streams.AppendResult{}, err
+	}
+	var res streams.AppendResult
+	var wrote bool
+	err := classify(name, "append", s.b.Append(s.b.ShardOf(name), func(tx Tx) error {
+		res, wrote = streams.AppendResult{}, false
+		m, err := s.live(tx, name)
+		if err != nil {
+			return err
+		}
+		p := o.Producer
+		var st ProducerState
+		known := false
+		if p != nil {
+			st, known = m.Producers[p.ID]
+			if known && p.Epoch < st.Epoch {
+				return &streams.Error{Class: streams.ClassConflict, Kind: streams.ErrStaleEpoch, Stream: name, CurrentEpoch: st.Epoch}
+			}
+			if known && p.Epoch == st.Epoch && p.Seq <= st.Seq {
+				res = streams.AppendResult{Offset: m.Tail, Next: m.Tail, Duplicate: true, LastSeq: st.Seq}
+				return nil
+			}
+		}
+		if m.Closed {
+			if n == 0 && o.Close && p == nil {
+				res = streams.AppendResult{Offset: m.Tail, Next: m.Tail}
+				return nil
+			}
+			return &streams.Error{Class: streams.ClassConflict, Kind: streams.ErrStreamClosed, Stream: name}
+		}
+		if p != nil {
+			expected := uint64(0)
+			if known && p.Epoch > st.Epoch {
+				if p.Seq != 0 {
+					return streams.Errorf(streams.ClassBadRequest, streams.ErrEpochSeq, name, "epoch %d seq %d", p.Epoch, p.Seq)
+				}
+			} else if known {
+				expected = st.Seq + 1
+			}
+			if p.Seq != expected {
+				return &streams.Error{Class: streams.ClassConflict, Kind: streams.ErrSeqGap, Stream: name, ExpectedSeq: expected, ReceivedSeq: p.Seq}
+			}
+		}
+		if o.WriterSeq != "" && m.LastWriterSeq != "" && o.WriterSeq <= m.LastWriterSeq {
+			return streams.Errorf(streams.ClassConflict, streams.ErrSeqRegression, name, "%q after %q", o.WriterSeq, m.LastWriterSeq)
+		}
+		if s.o.MaxStreamBytes > 0 && m.Bytes+n > s.o.MaxStreamBytes {
+			return streams.Errorf(streams.ClassCapacity, streams.ErrLimit, name, "stream bytes %d + %d over the limit %d", m.Bytes, n, s.o.MaxStreamBytes)
+		}
+		res.Offset = m.Tail
+		if n > 0 {
+			if err := tx.PutMsg(name, m.Tail, data); err != nil {
+				return err
+			}
+			m.Tail = streams.Offset{ReadSeq: m.Tail.ReadSeq + 1, ByteOffset: m.Tail.ByteOffset + n}
+			m.Bytes += n
+		}
+		if p != nil {
+			if m.Producers == nil {
+				m.Producers = map[string]ProducerState{}
+			}
+			m.Producers[p.ID] = ProducerState{Epoch: p.Epoch, Seq: p.Seq}
+			res.LastSeq = p.Seq
+		}
+		if o.WriterSeq != "" {
+			m.LastWriterSeq = o.WriterSeq
+		}
+		if o.Close {
+			m.Closed = true
+		}
+		res.Next = m.Tail
+		wrote = true
+		return tx.PutMeta(name, m)
+	}))
+	if err != nil {
+		if !s.o.Bugs.NoTotalRollback {
+			s.release(n)
+		}
+		return streams.AppendResult{}, err
+	}
+	if !wrote {
+		s.release(n)
+		return res, nil
+	}
+	s.notify(name)
+	return res, nil
+}
+
+// Read implements streams.Store.
+func (s *Store) Read(name string, from streams.Offset) (streams.ReadResult, error) {
+	if err := s.check(name); err != nil {
+		return streams.ReadResult{}, err
+	}
+	var res streams.ReadResult
+	var m *Meta
+	err := s.view(name, "read", func(tx Tx) error {
+		res = streams.ReadResult{}
+		var err error
+		if m, err = s.live(tx, name); err != nil {
+			return err
+		}
+		res.Next, res.Closed = m.Tail, m.Closed
+		if from == streams.Now {
+			from = m.Tail
+			return nil
+		}
+		if from.Compare(m.Tail) > 0 {
+			return streams.Errorf(streams.ClassBadRequest, streams.ErrBadOffset, name, "%v is past the tail %v", from, m.Tail)
+		}
+		own := from
+		if m.ForkOf != "" && own.Compare(m.ForkOffset) < 0 {
+			own = m.ForkOffset
+		}
+		res.Messages, err = tx.Msgs(name, own, nil)
+		return err
+	})
+	if err != nil {
+		return streams.ReadResult{}, err
+	}
+	if m.ForkOf != "" && from.Compare(m.ForkOffset) < 0 {
+		prefix, err := s.readRange(m.ForkOf, from, m.ForkOffset, 0)
+		if err != nil {
+			return streams.ReadResult{}, err
+		}
+		res.Messages = append(prefix, res.Messages...)
+	}
+	return res, nil
+}
+
+// maxForkDepth bounds the recursion through fork chains.
+const maxForkDepth = 1 << 10
+
+// readRange returns the messages of name, through its own sources, in
+// [from, upTo). The stream may be a tombstone.
+func (s *Store) readRange(name string, from, upTo streams.Offset, depth int) ([]streams.Message, error) {
+	if depth > maxForkDepth {
+		return nil, streams.Transient(name, "read fork chain", errors.New("fork chain too deep"))
+	}
+	var m *Meta
+	var own []streams.Message
+	bound := &upTo
+	if s.o.Bugs.ForkReadPastOffset && depth == 0 {
+		bound = nil
+	}
+	err := s.view(name, "read fork source", func(tx Tx) error {
+		var err error
+		if m, err = tx.Meta(name); err != nil {
+			return err
+		}
+		if m == nil {
+			return streams.Transient(name, "read fork source", errors.New("source record missing"))
+		}
+		start := from
+		if m.ForkOf != "" && start.Compare(m.ForkOffset) < 0 {
+			start = m.ForkOffset
+		}
+		own, err = tx.Msgs(name, start, bound)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if m.ForkOf != "" && from.Compare(m.ForkOffset) < 0 {
+		lim := m.ForkOffset
+		if upTo.Compare(lim) < 0 {
+			lim = upTo
+		}
+		prefix, err := s.readRange(m.ForkOf, from, lim, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		own = append(prefix, own...)
+	}
+	return own, nil
+}
+
+// watch returns the channel closed at the next change of name.
+func (s *Store) watch(name string) chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch, ok := s.waiters[name]
+	if !ok {
+		ch = make(chan struct{})
+		s.waiters[name] = ch
+	}
+	return ch
+}
+
+func (s *Store) notify(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ch, ok := s.waiters[name]; ok {
+		close(ch)
+		delete(s.waiters, name)
+	}
+}
+
+// Wait implements streams.Store.
+func (s *Store) Wait(ctx context.Context, name string, after streams.Offset) error {
+	for {
+		ch := s.watch(name)
+		md, err := s.Metadata(name)
+		if err != nil {
+			return err
+		}
+		if after == streams.Now {
+			after = md.Tail
+		}
+		if md.Tail.Compare(after) > 0 || md.Closed {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
+// Metadata implements streams.Store.
+func (s *Store) Metadata(name string) (streams.Metadata, error) {
+	if err := s.check(name); err != nil {
+		return streams.Metadata{}, err
+	}
+	var md streams.Metadata
+	err := s.view(name, "metadata", func(tx Tx) error {
+		m, err := s.live(tx, name)
+		if err != nil {
+			return err
+		}
+		md = streams.Metadata{
+			Config: m.Config, CreatedAt: m.CreatedAt, ExpiresAt: m.ExpiresAt, Closed: m.Closed,
+			Tail: m.Tail, Bytes: m.Bytes, Forks: m.Refs, ForkOf: m.ForkOf, ForkOffset: m.ForkOffset,
+			LastWriterSeq: m.LastWriterSeq,
+		}
+		return nil
+	})
+	return md, err
+}
+
+// CloseStream implements streams.Store.
+func (s *Store) CloseStream(name string) error {
+	if err := s.check(name); err != nil {
+		return err
+	}
+	err := s.update(name, "close stream", func(tx Tx) error {
+		m, err := s.live(tx, name)
+		if err != nil || m.Closed {
+			return err
+		}
+		m.Closed = true
+		return tx.PutMeta(name, m)
+	})
+	if err == nil {
+		s.notify(name)
+	}
+	return err
+}
+
+// Delete implements streams.Store.
+func (s *Store) Delete(name string) error {
+	if err := s.check(name); err != nil {
+		return err
+	}
+	var freed uint64
+	var parent string
+	err := s.update(name, "delete", func(tx Tx) error {
+		freed, parent = 0, ""
+		m, err := s.live(tx, name)
+		if err != nil {
+			return err
+		}
+		if m.Refs > 0 {
+			m.Tombstone = true
+			return tx.PutMeta(name, m)
+		}
+		freed, parent = m.Bytes, m.ForkOf
+		return tx.Delete(name)
+	})
+	if err != nil {
+		return err
+	}
+	s.release(freed)
+	s.notify(name)
+	if parent != "" {
+		return s.unref(parent)
+	}
+	return nil
+}
+
+// purgeExpired removes name if it expired and has no forks.
+func (s *Store) purgeExpired(name string) error {
+	var freed uint64
+	var parent string
+	err := s.update(name, "purge expired", func(tx Tx) error {
+		freed, parent = 0, ""
+		m, err := tx.Meta(name)
+		if err != nil || m == nil || m.Tombstone || m.Refs > 0 || !isExpired(m, s.o.Clock()) {
+			return err
+		}
+		freed, parent = m.Bytes, m.ForkOf
+		return tx.Delete(name)
+	})
+	if err != nil {
+		return err
+	}
+	s.release(freed)
+	if parent != "" {
+		return s.unref(parent)
+	}
+	return nil
+}
+
+// unref drops one fork reference of name and removes the tombstones (or
+// expired streams) left without forks, up the chain.
+func (s *Store) unref(name string) error {
+	for name != "" {
+		var freed uint64
+		next := ""
+		err := s.update(name, "release fork source", func(tx Tx) error {
+			freed, next = 0, ""
+			m, err := tx.Meta(name)
+			if err != nil || m == nil {
+				return err
+			}
+			if m.Refs > 0 {
+				m.Refs--
+			}
+			if m.Refs == 0 && (m.Tombstone || isExpired(m, s.o.Clock())) {
+				freed, next = m.Bytes, m.ForkOf
+				return tx.Delete(name)
+			}
+			return tx.PutMeta(name, m)
+		})
+		if err != nil {
+			return err
+		}
+		s.release(freed)
+		name = next
+	}
+	return nil
+}
+
+// Fork implements streams.Store.
+func (s *Store) Fork(name, source string, at streams.Offset, cfg streams.Config) (bool, error) {
+	if err := s.check(name); err != nil {
+		return false, err
+	}
+	if err := s.check(source); err != nil {
+		return false, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return false, err
+	}
+	if name == source {
+		return false, streams.Errorf(streams.ClassBadRequest, streams.ErrBadConfig, name, "a stream cannot fork itself")
+	}
+	err := s.update(source, "fork: reference source", func(tx Tx) error {
+		m, err := s.live(tx, source)
+		if err != nil {
+			return err
+		}
+		if at == streams.Now {
+			at = m.Tail
+		} else if at.Compare(m.Tail) > 0 {
+			return streams.Errorf(streams.ClassBadRequest, streams.ErrBadOffset, source, "fork offset %v past the tail %v", at, m.Tail)
+		}
+		if cfg.ContentType == "" {
+			cfg.ContentType = m.Config.ContentType
+		} else if cfg.ContentType != m.Config.ContentType {
+			return streams.Errorf(streams.ClassBadRequest, streams.ErrBadConfig, name, "content type %q differs from the source's %q", cfg.ContentType, m.Config.ContentType)
+		}
+		m.Refs++
+		return tx.PutMeta(source, m)
+	})
+	if err != nil {
+		return false, err
+	}
+	created := false
+	err = s.update(name, "fork: create", func(tx Tx) error {
+		created = false
+		m, err := tx.Meta(name)
+		if err != nil {
+			return err
+		}
+		if m != nil {
+			if !m.Tombstone && !isExpired(m, s.o.Clock()) && m.ForkOf == source && m.ForkOffset == at && m.Config.Equal(cfg) {
+				return nil
+			}
+			return &streams.Error{Class: streams.ClassConflict, Kind: streams.ErrExists, Stream: name}
+		}
+		m = s.newMeta(cfg)
+		m.ForkOf, m.ForkOffset, m.Tail = source, at, at
+		created = true
+		return tx.PutMeta(name, m)
+	})
+	if err != nil || !created {
+		if uerr := s.unref(source); err == nil {
+			err = uerr
+		}
+		return false, err
+	}
+	s.notify(name)
+	return true, nil
+}
+
+// Capabilities implements streams.Store.
+func (s *Store) Capabilities() streams.Capabilities { return s.o.Caps }
+
+// Close implements streams.Store.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return &streams.Error{Class: streams.ClassTransient, Kind: streams.ErrClosed}
+	}
+	s.mu.Lock()
+	for name, ch := range s.waiters {
+		close(ch)
+		delete(s.waiters, name)
+	}
+	s.mu.Unlock()
+	return s.b.Close()
+}

@@ -41,7 +41,8 @@ func benchCases() []benchCase {
 	}
 	return append(out,
 		benchCase{"op=entry/log=10k/entry=1KiB", benchEntry},
-		benchCase{"op=entries/log=10k/entry=1KiB", benchEntries},
+		benchCase{"op=entries/log=10k/entry=128B", func(b *testing.B, h Harness) { benchEntries(b, h, 128) }},
+		benchCase{"op=entries/log=10k/entry=1KiB", func(b *testing.B, h Harness) { benchEntries(b, h, 1<<10) }},
 		benchCase{"op=purge/log=10k/entry=128B", benchPurge},
 		benchCase{"op=truncate/log=10k/entries=1000/entry=128B", benchTruncate},
 		benchCase{"op=reset/log=10k/entry=128B", benchReset},
@@ -202,11 +203,11 @@ func benchEntry(b *testing.B, h Harness) {
 	}
 }
 
-func benchEntries(b *testing.B, h Harness) {
+func benchEntries(b *testing.B, h Harness, size int) {
 	e, _ := benchEngine(b, h)
-	fill(b, e, 1, benchLog, 1<<10)
+	fill(b, e, 1, benchLog, size)
 	ls := e.Log()
-	b.SetBytes(benchLog << 10)
+	b.SetBytes(benchLog * int64(size))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -13,6 +13,7 @@ import (
 	_ "github.com/ordeal-dev/ordeal/engines/raftlog/memory"
 	"github.com/ordeal-dev/ordeal/engines/raftlog/mutants"
 	_ "github.com/ordeal-dev/ordeal/engines/raftlog/pebble"
+	_ "github.com/ordeal-dev/ordeal/engines/raftlog/peers"
 )
 
 func main() {

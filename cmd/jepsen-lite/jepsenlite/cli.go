@@ -240,6 +240,7 @@ func listMain(stdout io.Writer) int {
 	for _, n := range faults.Nemeses() {
 		fmt.Fprintf(stdout, "  %s\n", n.Name())
 	}
+	writeAvailability(stdout, ReferenceEngines())
 	fmt.Fprintln(stdout, "mutants:")
 	for _, m := range mutants {
 		fmt.Fprintf(stdout, "  %-40s %s\n", m.Name, m.Bug)

@@ -3,8 +3,10 @@ package jepsenlite
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -117,4 +119,67 @@ func (t *lazyProc) unmount() {
 		_ = t.fs.ForceUnmount()
 	}
 	_ = os.RemoveAll(t.root)
+}
+
+// Availability says, for each registered nemesis, where it would act on
+// the engine under the auto target, or why it cannot: the in-memory disk
+// of an engine that writes through Options.FS, a lazyfs mount for one that
+// writes around it (and whether lazyfs can mount here), a child process
+// for kill and pause. The engine is opened once, in a temporary directory,
+// to read its capabilities.
+func Availability(engine string, params map[string]string) (map[string]string, error) {
+	t, err := openInproc(engine, params, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	caps := t.caps
+	if err := t.close(); err != nil {
+		return nil, fmt.Errorf("%w: close %s: %w", ErrSetup, engine, err)
+	}
+	out := map[string]string{}
+	for _, n := range faults.Nemeses() {
+		switch name := n.Name(); {
+		case name == "kill" || name == "pause":
+			out[name] = "child process"
+		case !caps.Persistent:
+			out[name] = "unavailable: not persistent, nothing to recover"
+		case caps.UsesFS:
+			out[name] = "in process, on a crashable in-memory disk"
+		default:
+			out[name] = "child process on lazyfs (UsesFS=false)"
+			if err := lazyAvailable(); err != nil {
+				out[name] = "unavailable here: UsesFS=false needs lazyfs: " + err.Error()
+			}
+		}
+	}
+	return out, nil
+}
+
+// writeAvailability prints Availability for every engine, nemeses with
+// the same answer on one line.
+func writeAvailability(w io.Writer, engines []string) {
+	fmt.Fprintln(w, "nemeses by engine (--target auto):")
+	for _, e := range engines {
+		av, err := Availability(e, nil)
+		if err != nil {
+			fmt.Fprintf(w, "  %-14s cannot open: %v\n", e, err)
+			continue
+		}
+		var whys []string
+		names := map[string][]string{}
+		for _, n := range faults.Nemeses() {
+			why := av[n.Name()]
+			if len(names[why]) == 0 {
+				whys = append(whys, why)
+			}
+			names[why] = append(names[why], n.Name())
+		}
+		for i, why := range whys {
+			label := ""
+			if i == 0 {
+				label = e
+			}
+			fmt.Fprintf(w, "  %-14s %-12s %s\n", label, strings.Join(names[why], ","), why)
+		}
+	}
 }

@@ -172,6 +172,7 @@ func (t *proc) spawn() error {
 	case hello, ok := <-ch:
 		switch {
 		case !ok:
+			_ = p.Wait(time.Second) // its standard error is complete once it has exited
 			return fmt.Errorf("node exited before its hello: %s", p.Stderr())
 		case hello.Error != "":
 			_ = p.Kill(5 * time.Second)

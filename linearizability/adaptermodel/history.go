@@ -1,0 +1,193 @@
+package adaptermodel
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+
+	"github.com/anishathalye/porcupine"
+
+	"github.com/ordeal-dev/ordeal/engines/adapter"
+	"github.com/ordeal-dev/ordeal/linearizability"
+)
+
+// Op is one operation of a history.
+type Op struct {
+	Client int    `json:"client"`
+	Input  Input  `json:"in"`
+	Output Output `json:"out"`
+	Call   int64  `json:"call"`
+	// Return is linearizability.Infinity for an unknown, unbounded outcome.
+	Return int64 `json:"ret"`
+}
+
+// History is a recorded run: what the checker needs, and what a reader
+// needs to replay it.
+type History struct {
+	// Engine is the engine's name ("adapter/segment").
+	Engine string `json:"engine"`
+	// Traits are the engine's declarations the model uses.
+	Traits Traits `json:"traits"`
+	// Seed drove the workload and the faults.
+	Seed uint64 `json:"seed"`
+	// Nemeses names the nemeses of the run.
+	Nemeses []string `json:"nemeses,omitempty"`
+	// Clock is "logical" or "monotonic".
+	Clock string `json:"clock"`
+	// Ops are the operations, in call order.
+	Ops []Op `json:"ops"`
+	// Faults are the fault windows.
+	Faults []linearizability.FaultWindow `json:"faults,omitempty"`
+	// Failures are engine panics and failed recoveries: each is a
+	// violation in itself.
+	Failures []string `json:"failures,omitempty"`
+	// Command replays the run.
+	Command string `json:"command,omitempty"`
+}
+
+// Operations converts the history for porcupine.
+func (h *History) Operations() []porcupine.Operation {
+	ops := make([]porcupine.Operation, len(h.Ops))
+	for i, op := range h.Ops {
+		ops[i] = porcupine.Operation{ClientId: op.Client, Input: op.Input, Call: op.Call, Output: op.Output, Return: op.Return}
+	}
+	return ops
+}
+
+// WriteFile writes the history as JSON.
+func (h *History) WriteFile(path string) error {
+	b, err := json.MarshalIndent(h, "", " ")
+	if err != nil {
+		return fmt.Errorf("adaptermodel: encode history: %w", err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("adaptermodel: write history: %w", err)
+	}
+	return nil
+}
+
+// ReadFile reads a history written by WriteFile.
+func ReadFile(path string) (*History, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadHistory, err)
+	}
+	var h History
+	if err := json.Unmarshal(b, &h); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrBadHistory, path, err)
+	}
+	for i, op := range h.Ops {
+		if op.Return < op.Call {
+			return nil, fmt.Errorf("%w: op %d returns at %d before its call at %d", ErrBadHistory, i, op.Return, op.Call)
+		}
+	}
+	return &h, nil
+}
+
+// Recorder records operations on one clock. It is safe for concurrent use.
+type Recorder struct {
+	clock linearizability.Clock
+
+	mu      sync.Mutex
+	ops     []Op
+	done    []bool
+	open    map[int]struct{} // called, not returned
+	windows []linearizability.FaultWindow
+}
+
+// NewRecorder returns a recorder stamping with clock.
+func NewRecorder(clock linearizability.Clock) *Recorder {
+	return &Recorder{clock: clock, open: map[int]struct{}{}}
+}
+
+// Call records the call of in by client and returns the operation's id.
+func (r *Recorder) Call(client int, in Input) int {
+	now := r.clock.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ops = append(r.ops, Op{Client: client, Input: in, Call: now, Return: linearizability.Infinity})
+	r.done = append(r.done, false)
+	r.open[len(r.ops)-1] = struct{}{}
+	return len(r.ops) - 1
+}
+
+// Return records the response to operation id now. A response to an
+// operation already cut off is dropped: it stays unknown.
+func (r *Recorder) Return(id int, out Output) {
+	now := r.clock.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done[id] {
+		return
+	}
+	r.ops[id].Output, r.ops[id].Return, r.done[id] = out, now, true
+	delete(r.open, id)
+}
+
+// Do calls in on a for client and records it.
+func (r *Recorder) Do(ctx context.Context, client int, a adapter.StorageAdapter, in Input) Output {
+	id := r.Call(client, in)
+	out := Apply(ctx, a, in)
+	r.Return(id, out)
+	return out
+}
+
+// CutOff marks every pending operation unknown, returning now: the engine
+// is going down, and none of them can take effect after that.
+func (r *Recorder) CutOff(why string) {
+	now := r.clock.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id := range r.open {
+		r.ops[id].Output, r.ops[id].Return, r.done[id] = Unknown(why), now, true
+	}
+	clear(r.open)
+}
+
+// OpenWindow records the start of a fault and returns its handle.
+func (r *Recorder) OpenWindow(nemesis, detail string) int {
+	now := r.clock.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.windows = append(r.windows, linearizability.FaultWindow{Nemesis: nemesis, Detail: detail, Start: now, End: linearizability.Infinity})
+	return len(r.windows) - 1
+}
+
+// CloseWindow records the end of fault w, adding to its detail.
+func (r *Recorder) CloseWindow(w int, more string) {
+	now := r.clock.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.windows[w].End = now
+	if more != "" {
+		if r.windows[w].Detail != "" {
+			r.windows[w].Detail += "; "
+		}
+		r.windows[w].Detail += more
+	}
+}
+
+// Ops returns a copy of the operations; those still pending are unknown at
+// infinity.
+func (r *Recorder) Ops() []Op {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ops := slices.Clone(r.ops)
+	for i, d := range r.done {
+		if !d {
+			ops[i].Output = Unknown("no response")
+			ops[i].Return = linearizability.Infinity
+		}
+	}
+	return ops
+}
+
+// Windows returns a copy of the fault windows.
+func (r *Recorder) Windows() []linearizability.FaultWindow {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.windows)
+}

@@ -65,8 +65,10 @@
 // Options.MaxTotalBytes bounds the payload of all streams together and
 // MaxStreamBytes the bytes a single stream appended itself (a fork's
 // inherited prefix is not counted). The total is reserved before an append
-// commits and released if anything fails; exceeding either limit is a
-// capacity error (ErrCapacity).
+// commits and released if anything fails (or the append is a duplicate);
+// exceeding either limit is a capacity error (ErrCapacity). As the
+// reservation comes first, an append refused for another reason while the
+// total is full reports the capacity error.
 //
 // # Errors
 //

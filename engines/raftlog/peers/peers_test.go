@@ -197,3 +197,37 @@ func TestWALTailTruncationBug(t *testing.T) {
 		t.Fatalf("GetLog(3) after a tail truncation and a reopen: got %v; raft-wal#31 seems fixed, drop the known differences in conformance_test.go", err)
 	}
 }
+
+// TestWALDeleteAllAtFullSegmentBug shows, on the bare WAL, a second raft-wal
+// v0.4.0 defect: deleting every entry when the tail segment is exactly full
+// leaves the WAL refusing to start again at index 1 ("non-monotonic log
+// entries"), so a Reset through the adapter fails to take new entries at
+// that size. One batch fewer or more works. When this test fails, a newer
+// raft-wal fixed it.
+func TestWALDeleteAllAtFullSegmentBug(t *testing.T) {
+	const segment = 1 << 20
+	w, err := wal.Open(t.TempDir(), wal.WithSegmentSize(segment), wal.WithLogger(hclog.NewNullLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	data := make([]byte, 16<<10)
+	var idx uint64
+	for idx < segment/uint64(len(data)) {
+		logs := make([]*raft.Log, 16)
+		for i := range logs {
+			idx++
+			logs[i] = &raft.Log{Index: idx, Term: 1, Data: data}
+		}
+		if err := w.StoreLogs(logs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.DeleteRange(1, idx); err != nil {
+		t.Fatalf("delete 1..%d: %v", idx, err)
+	}
+	err = w.StoreLog(&raft.Log{Index: 1, Term: 1, Data: []byte("x")})
+	if err == nil || !strings.Contains(err.Error(), "non-monotonic") {
+		t.Fatalf("append at index 1 after deleting 1..%d from a full segment: %v; the raft-wal defect seems fixed", idx, err)
+	}
+}

@@ -2,13 +2,20 @@ package acid
 
 import (
 	"errors"
+	"runtime"
 	"sync"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ordeal-dev/ordeal/engines/streams"
 	"github.com/ordeal-dev/ordeal/engines/streams/internal/core"
 )
+
+// groupBatches and groupRequests count, over every store of the process,
+// the group commits and the appends they carried; the benchmark reports
+// their ratio.
+var groupBatches, groupRequests atomic.Int64
 
 // shard is one bbolt file and its group-commit queue.
 type shard struct {
@@ -29,8 +36,10 @@ type request struct {
 }
 
 // append runs fn in a transaction shared with the appends queued meanwhile.
-// The first appender leads: it commits the queue in one transaction, then
-// hands the lead to the first request queued during that commit.
+// The first appender leads: it commits the queue in one transaction,
+// releases the appenders of that batch, and hands the lead to the first
+// request queued by then. A leader yields once before it takes the queue,
+// so that the appenders just released can join its batch.
 func (s *shard) append(b *backend, fn func(core.Tx) error) error {
 	r := &request{fn: fn, wake: make(chan struct{}, 1)}
 	s.mu.Lock()
@@ -41,16 +50,25 @@ func (s *shard) append(b *backend, fn func(core.Tx) error) error {
 		if !r.lead {
 			return r.err
 		}
-		s.mu.Lock()
 	} else {
 		s.leading = true
+		s.mu.Unlock()
 	}
+	runtime.Gosched()
+	s.mu.Lock()
 	batch := s.queue
 	s.queue = nil
 	s.mu.Unlock()
+	groupBatches.Add(1)
+	groupRequests.Add(int64(len(batch)))
 
 	s.commit(b, batch)
 
+	for _, q := range batch {
+		if q != r {
+			q.wake <- struct{}{}
+		}
+	}
 	s.mu.Lock()
 	if len(s.queue) > 0 {
 		next := s.queue[0]
@@ -60,11 +78,6 @@ func (s *shard) append(b *backend, fn func(core.Tx) error) error {
 		s.leading = false
 	}
 	s.mu.Unlock()
-	for _, q := range batch {
-		if q != r {
-			q.wake <- struct{}{}
-		}
-	}
 	return r.err
 }
 

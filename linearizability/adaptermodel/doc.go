@@ -37,9 +37,10 @@
 // SyncOnWrite makes every acknowledged mutation durable, so the list
 // collapses to the live state after each one: an acknowledged write that
 // is missing after a crash is a violation. A mutation whose outcome is
-// unknown may or may not have happened, and one that failed with a storage
-// error is not visible now but may survive the crash that follows, after
-// which the engine must refuse mutations until it is reopened. A batch
+// unknown may or may not have happened; so may one that failed with a
+// storage error (the SPI says so, and a read racing it may see it), after
+// which the engine must refuse mutations until it is reopened, and the
+// crash that follows may keep it or not. A batch
 // survives whole or not at all. A crash of an engine that is not
 // Persistent loses everything; the runner creates the shards again as part
 // of the crash, so the model restarts each shard empty.

@@ -245,12 +245,16 @@ func (p part) mutate(tr Traits, in Input, next *shard, want ErrClass, out Output
 		}
 		return []part{q}
 	case ErrEngineFailed, ErrStorage:
+		// The SPI lets a mutation that returned an error have happened:
+		// a read racing it may see it. Either way it may survive a crash,
+		// and the engine has failed.
 		q := p
 		q.failed = true
-		if want == ErrNone && next != nil {
-			q.crash = grow()
+		if want != ErrNone || next == nil {
+			return []part{q}
 		}
-		return []part{q}
+		q.crash = grow()
+		return []part{q, {live: *next, crash: q.crash, failed: true}}
 	case ErrUnknown:
 		outs := []part{p}
 		if want == ErrNone && next != nil {

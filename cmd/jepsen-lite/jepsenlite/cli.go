@@ -132,6 +132,9 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *verbose {
 		cfg.Log = slog.New(slog.NewTextHandler(stderr, nil))
 	}
+	if IsAdapterEngine(cfg.Engine) {
+		return adapterRunMain(ctx, cfg, stdout, stderr)
+	}
 	res, err := Run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -208,6 +211,9 @@ func checkMain(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() != 1 {
 		fmt.Fprintln(stderr, "usage: jepsen-lite check [--check-timeout D] [--timeline=false] DIR")
 		return ExitUsage
+	}
+	if isAdapterHistory(fs.Arg(0)) {
+		return adapterCheckMain(fs.Arg(0), *timeout, *timeline, stdout, stderr)
 	}
 	res, h, err := Recheck(fs.Arg(0), *timeout, *timeline)
 	if err != nil {

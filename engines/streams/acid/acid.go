@@ -10,7 +10,8 @@
 // atomically (temporary file, fsync, rename, directory fsync) when the
 // directory is new and checked at every later open: a directory made with
 // another layout, or holding shard files without a manifest, fails to open
-// with streams.ErrLayout.
+// with streams.ErrLayout, as does one that lost some shard files while
+// the others hold streams.
 //
 // Every mutation is one bbolt transaction committed with fsync; an
 // append's producer state is in the same record, so in the same
@@ -130,6 +131,12 @@ func OpenWithBugs(o streams.Options, bugs Bugs) (*core.Store, error) {
 		return nil, err
 	}
 	b := &backend{group: group, bugs: bugs, producers: map[string]map[string]core.ProducerState{}}
+	var missing []string
+	for i := 0; i < n; i++ {
+		if _, err := os.Stat(filepath.Join(o.Dir, shardFile(i))); errors.Is(err, os.ErrNotExist) {
+			missing = append(missing, shardFile(i))
+		}
+	}
 	for i := 0; i < n; i++ {
 		db, err := openShard(filepath.Join(o.Dir, shardFile(i)))
 		if err != nil {
@@ -137,6 +144,23 @@ func OpenWithBugs(o streams.Options, bugs Bugs) (*core.Store, error) {
 			return nil, err
 		}
 		b.shards = append(b.shards, &shard{db: db})
+	}
+	// A shard file may be missing only if the store never held a stream:
+	// its name was synced before the first stream was created.
+	if len(missing) > 0 && len(missing) < n && !bugs.SkipLayoutCheck {
+		used, err := b.holdsStreams()
+		if err == nil && used {
+			err = fmt.Errorf("%w: %s lost shard files %v", streams.ErrLayout, o.Dir, missing)
+		}
+		if err != nil {
+			_ = b.Close()
+			return nil, err
+		}
+	}
+	// bbolt syncs its file, not the directory entry naming a new one.
+	if err := durable.SyncDir(vfs.Default, o.Dir); err != nil {
+		_ = b.Close()
+		return nil, err
 	}
 	s, err := core.New(b, core.Options{
 		Clock: o.Clock, MaxTotalBytes: o.MaxTotalBytes, MaxStreamBytes: o.MaxStreamBytes,
@@ -262,6 +286,22 @@ func (b *backend) Append(i int, fn func(core.Tx) error) error {
 		return b.Update(i, fn)
 	}
 	return b.shards[i].append(b, fn)
+}
+
+// holdsStreams reports whether any shard holds a stream record.
+func (b *backend) holdsStreams() (bool, error) {
+	for _, s := range b.shards {
+		used := false
+		err := s.db.View(func(tx *bolt.Tx) error {
+			k, _ := tx.Bucket(bucketStreams).Cursor().First()
+			used = k != nil
+			return nil
+		})
+		if err != nil || used {
+			return used, err
+		}
+	}
+	return false, nil
 }
 
 func (b *backend) Close() error {

@@ -176,3 +176,37 @@ func TestRegistered(t *testing.T) {
 		t.Errorf("unknown engine: %v", err)
 	}
 }
+
+func TestLostShardFile(t *testing.T) {
+	dir := t.TempDir()
+	o := streams.Options{Dir: dir, Params: map[string]string{"shards": "2"}}
+	s, err := acid.Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// An empty store may lose a shard file (a crash before its name was
+	// synced): it is made again.
+	if err := os.Remove(filepath.Join(dir, "shard-001.db")); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = acid.Open(o); err != nil {
+		t.Fatalf("reopen of an empty store missing a shard: %v", err)
+	}
+	for i := 0; i < 8; i++ {
+		if _, err := s.Create(fmt.Sprint("s", i), streams.Config{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "shard-001.db")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := acid.Open(o); !errors.Is(err, streams.ErrLayout) || !strings.Contains(err.Error(), "shard-001.db") {
+		t.Errorf("reopen of a used store missing a shard: %v, want ErrLayout naming it", err)
+	}
+}

@@ -166,25 +166,56 @@ func TestSegHeader(t *testing.T) {
 }
 
 func TestHardStateCodec(t *testing.T) {
-	for _, hs := range []raftlog.HardState{
+	for _, hs := range []*raftlog.HardState{
+		nil,
 		{},
 		{Term: 3, Vote: raftlog.Vote{Term: 3, Candidate: "2"}, Commit: 10},
 		{Term: 1 << 60, Vote: raftlog.Vote{Term: 1, Candidate: "server-with-a-long-id"}, Commit: 1 << 62},
 	} {
-		b := encodeHardState(hs)
-		if got, _, reason := decodeHardState(b); reason != "" || got != hs {
+		b := encodeSlot(7, hs)
+		want := slotRecord{seq: 7}
+		if hs != nil {
+			want.hs, want.ok = *hs, true
+		}
+		if got, _, reason := decodeSlot(b); reason != "" || got != want {
 			t.Fatalf("round trip of %+v = %+v (%s)", hs, got, reason)
+		}
+		padded := make([]byte, slotAlign)
+		copy(padded, b)
+		if got, _, reason := decodeSlot(padded); reason != "" || got != want {
+			t.Fatalf("round trip of %+v in a whole slot = %+v (%s)", hs, got, reason)
 		}
 		for i := range b {
 			c := append([]byte(nil), b...)
 			c[i] ^= 0x10
-			if _, _, reason := decodeHardState(c); reason == "" {
+			if _, _, reason := decodeSlot(c); reason == "" {
 				t.Fatalf("a flip at byte %d of %+v went unnoticed", i, hs)
 			}
 		}
-		if _, _, reason := decodeHardState(b[:len(b)-1]); reason == "" {
-			t.Fatalf("a cut hard state went unnoticed")
+		if _, _, reason := decodeSlot(b[:len(b)-1]); reason == "" {
+			t.Fatalf("a cut slot went unnoticed")
 		}
+	}
+	if _, _, reason := decodeSlot(make([]byte, slotAlign)); reason == "" {
+		t.Fatalf("an all-zero slot decoded")
+	}
+}
+
+func TestHardStateV1Codec(t *testing.T) {
+	hs := raftlog.HardState{Term: 3, Vote: raftlog.Vote{Term: 2, Candidate: "n1"}, Commit: 9}
+	b := encodeHardStateV1(hs)
+	if got, _, reason := decodeHardStateV1(b); reason != "" || got != hs {
+		t.Fatalf("round trip of %+v = %+v (%s)", hs, got, reason)
+	}
+	for i := range b {
+		c := append([]byte(nil), b...)
+		c[i] ^= 0x10
+		if _, _, reason := decodeHardStateV1(c); reason == "" {
+			t.Fatalf("a flip at byte %d went unnoticed", i)
+		}
+	}
+	if _, _, reason := decodeHardStateV1(encodeSlot(1, &hs)); reason == "" {
+		t.Fatalf("a version 2 record decoded as version 1")
 	}
 }
 

@@ -8,8 +8,8 @@
 // The directory holds numbered segments, 00000000000000000001.wal,
 // 00000000000000000002.wal, ..., with consecutive sequence numbers, the last
 // of which is the active one taking appends, and the file hardstate. Nothing
-// else is read; hardstate.tmp, left by a crash during SaveHardState, and
-// spare.tmp (see below) are removed at open.
+// else is read; hardstate.tmp, left by a crash while the hard state file was
+// being created or replaced, and spare.tmp (see below) are removed at open.
 //
 // A segment starts with a 64-byte header: the magic "ordealwl", the format
 // version (uint32, 1), the sequence number, and the state of the log when the
@@ -103,13 +103,46 @@
 //
 // # Hard state
 //
-// The file hardstate holds the magic "ordealhs", the version (uint32, 1), the
-// candidate's length (uint32), the term, the vote's term and the commit index
-// (uint64 each), the candidate, and a CRC32C of all that. SaveHardState
-// writes hardstate.tmp, syncs it, renames it over hardstate and syncs the
-// directory, so a crash leaves the old or the new state. A malformed file
-// makes LoadHardState return an error wrapping raftlog.ErrCorrupt naming it;
-// the log stays readable and a SaveHardState replaces it.
+// The file hardstate holds two slots of the same size, a multiple of 4KiB
+// (4KiB unless a candidate needs more), so that a write to one never tears
+// the other. A slot starts with a record:
+//
+//	0  magic "ordealhs"
+//	8  version          uint32, 2
+//	12 flags            uint32: 1 if it holds a hard state, 0 for none
+//	16 sequence number  uint64
+//	24 term, vote term, commit index (uint64 each; zero without a state)
+//	48 candidate length uint32
+//	52 candidate, then a CRC32C of all that
+//
+// and the rest of the slot is not read. Open creates the file when it is
+// missing, with the record "no hard state" (sequence number 0) in the first
+// slot and zeros in the second: it writes hardstate.tmp, syncs it, renames
+// it over hardstate and syncs the directory. From then on SaveHardState
+// writes its record, numbered one above the newest, into the slot not
+// holding the newest record, with one WriteAt and one SyncData (fdatasync);
+// the file's size never changes. LoadHardState returns the state of the last
+// acknowledged save, kept in memory; open reads both slots and takes the
+// record that checks out with the higher sequence number. A slot that does
+// not check out is ignored: a torn save leaves the slot before it whole.
+//
+// A state too large for the slots is saved by replacing the file, as at
+// creation, with slots large enough (a candidate may take nearly 2MiB;
+// a longer one is refused with ErrHardStateTooLarge and the engine goes
+// on). If neither slot checks out, or the file is not two slots of a
+// multiple of 4KiB, LoadHardState returns an error wrapping
+// raftlog.ErrCorrupt that names the file and the offset, never "no hard
+// state"; the file is left as it is, the log stays readable, and a
+// SaveHardState replaces the file as at creation.
+//
+// Version 1 of the file, written by earlier versions of the engine, held
+// one record: the magic, the version (uint32, 1), the candidate's length
+// (uint32), the term, the vote's term and the commit index (uint64 each),
+// the candidate and a CRC32C, and was replaced whole on every save. Open
+// reads a version 1 file that checks out and replaces it, as at creation,
+// with the slot file holding its state (sequence number 1); a crash before
+// the rename is durable leaves the version 1 file to be read again. A
+// version 1 file that does not check out is corrupt as above.
 //
 // # Failures
 //

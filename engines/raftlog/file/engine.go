@@ -62,10 +62,18 @@ type Engine struct {
 	spare    *spareFile
 	spareErr error // why the last spare was dropped, for diagnosis
 
-	hsMu  sync.Mutex
-	hs    raftlog.HardState
-	hsOK  bool
-	hsErr error
+	// hsMu guards the hard state: the state last acknowledged (hs, hsOK,
+	// or hsErr if the file is malformed) and its file, whose slot hsCur
+	// holds the newest record, numbered hsSeq. hsFile is nil while the file
+	// is malformed.
+	hsMu       sync.Mutex
+	hs         raftlog.HardState
+	hsOK       bool
+	hsErr      error
+	hsFile     vfs.File
+	hsSlotSize int64
+	hsCur      int
+	hsSeq      uint64
 }
 
 type failure struct{ err error }
@@ -206,6 +214,12 @@ func (e *Engine) closeFiles() error {
 		s.f = nil
 	}
 	e.segs = nil
+	if e.hsFile != nil {
+		if err := e.hsFile.Close(); err != nil && first == nil {
+			first = fmt.Errorf("file: close %s: %w", hardStateName, err)
+		}
+		e.hsFile = nil
+	}
 	return first
 }
 

@@ -137,9 +137,32 @@
 //
 //   - Persistent false: the reopen cases and the fault cases skip, saying
 //     so; the others run.
-//   - UsesFS false: the fault cases skip, naming the capability: in-process
-//     faults cannot reach an engine that writes around Options.FS. Such
-//     engines are crashed on ordeal's FUSE file system instead.
+//   - UsesFS false: in-process faults cannot reach an engine that writes
+//     around Options.FS, so the fault cases skip, naming the capability,
+//     except power_loss with RAFTLOGTEST_LAZYFS=1 (LazyfsEnv), which then
+//     runs on faults/lazyfs, the FUSE file system that keeps unsynced
+//     writes and directory entries in memory (see below).
+//
+// # Power loss on lazyfs
+//
+// With RAFTLOGTEST_LAZYFS=1, power_loss crashes an engine that declares
+// Persistent and not UsesFS on a lazyfs mount: for each seed and share kept
+// (0, 50 and 100 percent), a fresh mount, the script, SIGKILL of the
+// engine, a power loss of the mount, and the same checks after a restart as
+// on the in-memory file system. It needs root and /dev/fuse and skips,
+// saying why, without them.
+//
+// The engine runs in a child process, never in the process that serves the
+// mount: a Go process that faults on a mapping of a file of its own FUSE
+// mount (bbolt reading its file) can deadlock. The child is the test binary
+// itself, re-run with -test.run selecting the test that called Run and the
+// environment variable RAFTLOGTEST_SERVE naming the harness; Run sees the
+// variable, opens the engine with Harness.Open and serves it to the parent
+// over file descriptors 3 and 4, then skips the test. A third party's test
+// needs nothing more than calling Run first thing, as in the example
+// above: code the test runs before Run also runs in the child, and code
+// after it does not. Failures has no test to re-run, so under it the case
+// skips for such engines.
 //   - SyncOnWrite true: every acknowledged mutation must survive a crash;
 //     the suite never flushes before a reopen or a power loss.
 //   - SyncOnWrite false: the suite calls Flush before a reopen or a crash

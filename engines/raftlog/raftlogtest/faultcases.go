@@ -88,6 +88,10 @@ func withTail(steps []step, seed uint64, syncOnWrite bool) []step {
 }
 
 func casePowerLoss(t testing.TB, s *suite) {
+	if s.mounted(t) {
+		powerLossMounted(t, s)
+		return
+	}
 	caps := s.faultable(t)
 	for seed := uint64(1); seed <= 7 && !t.Failed(); seed++ {
 		script := makeScript(seed, 24, false)

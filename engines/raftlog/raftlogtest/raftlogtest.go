@@ -38,6 +38,11 @@ type testCase struct {
 type suite struct {
 	h    Harness
 	keep bool
+	// test names the test that called Run, re-run as the child that
+	// serves an engine crashed on lazyfs; empty under Failures.
+	test string
+	// forceMount crashes such engines on lazyfs without LazyfsEnv.
+	forceMount bool
 }
 
 // Cases lists the names of every case, in the order Run runs them.
@@ -57,12 +62,16 @@ func Run(t *testing.T, h Harness) {
 	if h.Open == nil {
 		t.Fatal("raftlogtest: Harness.Open is nil")
 	}
+	if serveChild(t, h) {
+		// This process is a child serving the engine to a parent's case.
+		t.SkipNow()
+	}
 	for name := range h.KnownDifferences {
 		if !hasCase(name) {
 			t.Errorf("raftlogtest: KnownDifferences names %q, which is not a case (cases: %s)", name, strings.Join(Cases(), ", "))
 		}
 	}
-	s := &suite{h: h, keep: true}
+	s := &suite{h: h, keep: true, test: t.Name()}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			why, known := h.KnownDifferences[c.name]
@@ -70,7 +79,7 @@ func Run(t *testing.T, h Harness) {
 				c.run(t, s)
 				return
 			}
-			r := runRecorded(c, &suite{h: h, keep: false})
+			r := runRecorded(c, &suite{h: h, keep: false, test: s.test})
 			switch {
 			case r.skipped:
 				t.Skipf("known difference (%s); the case skipped: %s", why, r.skipMsg)

@@ -105,21 +105,30 @@ type Store struct {
 
 var _ streams.Store = (*Store)(nil)
 
-// New opens a Store over b: it sums the bytes of every stream and removes
-// the streams that expired while it was closed.
+// New opens a Store over b. It sums the bytes of every stream, counts
+// again the forks of each source (a crash between the transactions of a
+// fork or of a cascading delete, which span shards, leaves a count off),
+// and removes the tombstones left without forks and the streams that
+// expired while it was closed.
 func New(b Backend, o Options) (*Store, error) {
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
 	s := &Store{b: b, o: o, waiters: map[string]chan struct{}{}}
 	now := o.Clock()
-	var expired []string
+	refs := map[string]uint32{}
+	stored := map[string]uint32{}
+	var dead []string
 	for i := 0; i < b.Shards(); i++ {
 		err := b.View(i, func(tx Tx) error {
 			return tx.ForEach(func(name string, m *Meta) error {
 				s.total.Add(m.Bytes)
-				if isExpired(m, now) && !m.Tombstone {
-					expired = append(expired, name)
+				stored[name] = m.Refs
+				if m.ForkOf != "" {
+					refs[m.ForkOf]++
+				}
+				if m.Tombstone || isExpired(m, now) {
+					dead = append(dead, name)
 				}
 				return nil
 			})
@@ -128,8 +137,25 @@ func New(b Backend, o Options) (*Store, error) {
 			return nil, streams.Transient("", "rebuild totals", err)
 		}
 	}
-	for _, name := range expired {
-		if err := s.purgeExpired(name); err != nil {
+	for name, n := range stored {
+		if n == refs[name] {
+			continue
+		}
+		want := refs[name]
+		err := s.update(name, "recount forks", func(tx Tx) error {
+			m, err := tx.Meta(name)
+			if err != nil || m == nil {
+				return err
+			}
+			m.Refs = want
+			return tx.PutMeta(name, m)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	for _, name := range dead {
+		if err := s.purgeDead(name); err != nil {
 			return nil, err
 		}
 	}
@@ -577,14 +603,27 @@ func (s *Store) Delete(name string) error {
 }
 
 // purgeExpired removes name if it expired and has no forks.
-func (s *Store) purgeExpired(name string) error {
+func (s *Store) purgeExpired(name string) error { return s.purge(name, false) }
+
+// purgeDead removes name if it is a tombstone or expired, and has no
+// forks.
+func (s *Store) purgeDead(name string) error { return s.purge(name, true) }
+
+func (s *Store) purge(name string, tombstones bool) error {
 	var freed uint64
 	var parent string
-	err := s.update(name, "purge expired", func(tx Tx) error {
+	err := s.update(name, "purge", func(tx Tx) error {
 		freed, parent = 0, ""
 		m, err := tx.Meta(name)
-		if err != nil || m == nil || m.Tombstone || m.Refs > 0 || !isExpired(m, s.o.Clock()) {
+		if err != nil || m == nil || m.Refs > 0 {
 			return err
+		}
+		dead := isExpired(m, s.o.Clock()) && !m.Tombstone
+		if tombstones {
+			dead = dead || m.Tombstone
+		}
+		if !dead {
+			return nil
 		}
 		freed, parent = m.Bytes, m.ForkOf
 		return tx.Delete(name)

@@ -182,7 +182,7 @@ func parseSettings(s *workloads.Spec) settings {
 		return max(1, v)
 	}
 	return settings{shards: n("shards", "1"), tags: n("tags", "16"), readLen: n("read_len", "100"),
-		route: s.Param("route", "segment"), keys: uint64(max(1, s.Keys.Count))}
+		route: s.Param("route", "segment"), keys: uint64(min(max(1, s.Keys.Count), 1<<20))}
 }
 
 // Open opens a registered engine in env.Dir, or a baseline, and creates the
@@ -193,7 +193,7 @@ func (Family) Open(ctx context.Context, engine string, s *workloads.Spec, env wo
 	}
 	set := parseSettings(s)
 	if engine == Physical {
-		return openPhysical(env.Dir, int64(s.Preload), env.EngineParams)
+		return openPhysical(env.Dir, int64(s.Preload), set, env.EngineParams)
 	}
 	var (
 		a   adapter.StorageAdapter
@@ -215,7 +215,7 @@ func (Family) Open(ctx context.Context, engine string, s *workloads.Spec, env wo
 	if err != nil {
 		return nil, err
 	}
-	t := &engineTarget{a: a, set: set, preload: int64(s.Preload), shards: make([]*shardState, set.shards)}
+	t := &engineTarget{a: a, set: set, preload: int64(s.Preload), shards: make([]*shardState, set.shards), names: newNames(set)}
 	for i := range t.shards {
 		name := "shard-" + strconv.Itoa(i)
 		if err := a.CreateShard(ctx, adapter.ShardConfig{Name: name, StorageType: storageType}); err != nil {
@@ -246,6 +246,25 @@ type engineTarget struct {
 	preload int64
 	shards  []*shardState
 	groups  atomic.Uint64 // fresh drain groups handed out
+	names   names
+}
+
+// names are the keys and tag sets records get, made once so that the
+// driver's cost per record stays small beside the engine's.
+type names struct {
+	keys []string
+	tags [][]string
+}
+
+func newNames(set settings) names {
+	n := names{keys: make([]string, set.keys), tags: make([][]string, set.tags)}
+	for i := range n.keys {
+		n.keys[i] = "key-" + strconv.Itoa(i)
+	}
+	for i := range n.tags {
+		n.tags[i] = []string{"tag-" + strconv.Itoa(i)}
+	}
+	return n
 }
 
 func (t *engineTarget) Close() error { return t.a.Close() }
@@ -308,11 +327,11 @@ func (w *engineWorker) Do(op int, g *workloads.Gen) (workloads.Work, error) {
 		if next == 0 {
 			return workloads.Work{}, nil
 		}
-		tag := "tag-" + strconv.Itoa(g.Rand.IntN(t.set.tags))
+		tag := t.names.tags[g.Rand.IntN(t.set.tags)][0]
 		rs, err := t.a.ReadByTag(ctx, sh.name, tag, g.Key(next), t.set.readLen)
 		return recordsWork(rs), err
 	case OpKeyLookup:
-		r, err := t.a.ReadByKey(ctx, sh.name, "key-"+strconv.FormatUint(g.Key(t.set.keys), 10))
+		r, err := t.a.ReadByKey(ctx, sh.name, t.names.keys[g.Key(t.set.keys)])
 		if errors.Is(err, adapter.ErrNotFound) {
 			return workloads.Work{}, nil
 		}
@@ -369,8 +388,8 @@ func (w *engineWorker) produce(n int, g *workloads.Gen) (workloads.Work, error) 
 	var bytes int64
 	for i := range batch {
 		batch[i] = adapter.Record{
-			Key:  "key-" + strconv.FormatUint(g.Key(t.set.keys), 10),
-			Tags: []string{"tag-" + strconv.Itoa(g.Rand.IntN(t.set.tags))},
+			Key:  t.names.keys[g.Key(t.set.keys)],
+			Tags: t.names.tags[g.Rand.IntN(t.set.tags)],
 			Data: g.Bytes(g.ValueSize()),
 		}
 		bytes += int64(len(batch[i].Data))

@@ -7,7 +7,6 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -29,6 +28,7 @@ type physicalTarget struct {
 	ts      int64
 	f       *os.File
 	preload int64
+	names   names
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -38,7 +38,7 @@ const preallocChunk = 4 << 20
 
 var zeros = make([]byte, preallocChunk)
 
-func openPhysical(dir string, preload int64, engineParams map[string]string) (*physicalTarget, error) {
+func openPhysical(dir string, preload int64, set settings, engineParams map[string]string) (*physicalTarget, error) {
 	if len(engineParams) > 0 {
 		return nil, fmt.Errorf("adapterwl: the physical baseline takes no parameters, got %v", engineParams)
 	}
@@ -52,7 +52,7 @@ func openPhysical(dir string, preload int64, engineParams map[string]string) (*p
 	if err != nil {
 		return nil, err
 	}
-	return &physicalTarget{f: f, preload: preload}, nil
+	return &physicalTarget{f: f, preload: preload, names: newNames(set)}, nil
 }
 
 func (p *physicalTarget) Close() error { return p.f.Close() }
@@ -91,8 +91,8 @@ func (w *physicalWorker) produce(n int, g *workloads.Gen) (workloads.Work, error
 	buf := append(w.buf[:0], make([]byte, 8)...)
 	var payload int64
 	for range n {
-		key := "key-" + strconv.FormatUint(g.Key(10000), 10)
-		tag := "tag-" + strconv.Itoa(g.Rand.IntN(16))
+		key := p.names.keys[g.Key(uint64(len(p.names.keys)))]
+		tag := p.names.tags[g.Rand.IntN(len(p.names.tags))][0]
 		data := g.Bytes(g.ValueSize())
 		buf = binary.LittleEndian.AppendUint64(buf, 0) // offset, set below
 		buf = binary.LittleEndian.AppendUint64(buf, 0) // timestamp, set below

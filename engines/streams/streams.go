@@ -179,32 +179,54 @@ type Metadata struct {
 	LastWriterSeq string
 }
 
-// Store is a stream store. Its methods are safe for concurrent use.
+// Store is a stream store. Its methods are safe for concurrent use. Every
+// refused request returns an *Error (see the package documentation for the
+// classes); a mutation that returns nil is durable if Capabilities say
+// SyncOnWrite. After Close every method returns an error wrapping
+// ErrClosed. Slices passed in are not kept; slices returned belong to the
+// caller.
 type Store interface {
 	// Create creates a stream. It reports created=false when the stream
-	// existed with the same configuration.
+	// existed with the same configuration. Errors: ErrExists (conflict) for
+	// another configuration, a fork or a tombstone of that name;
+	// ErrBadConfig (bad request) for an invalid configuration or an empty
+	// name.
 	Create(name string, cfg Config) (created bool, err error)
-	// Append appends data (non-empty unless o.Close) to a stream.
+	// Append appends data as one message, with the checks and their order
+	// of the package documentation. data must be non-empty unless o.Close;
+	// an append with no data and Close closes the stream (idempotently,
+	// without a producer). Errors: not found, gone, ErrStaleEpoch,
+	// ErrStreamClosed, ErrSeqGap, ErrSeqRegression (conflict), ErrEpochSeq,
+	// ErrBadConfig (bad request), ErrLimit (capacity), transient.
 	Append(name string, data []byte, o AppendOptions) (AppendResult, error)
-	// Read returns every message at or after from (Start, Now or an
-	// offset at most the tail).
+	// Read returns every message at or after from (Start, Now or an offset
+	// at most the tail), through the fork chain for a fork, and the tail.
+	// Errors: not found, gone, ErrBadOffset (bad request) past the tail.
 	Read(name string, from Offset) (ReadResult, error)
-	// Wait returns nil once the stream's tail is past after, or the stream
-	// is closed; an error if the stream disappears or ctx ends first.
+	// Wait blocks until the stream's tail is past after (Now: its tail at
+	// the call) or the stream is closed, and returns nil; it returns the
+	// error of Metadata if the stream is or becomes missing or gone, and
+	// ctx.Err() if ctx ends first. It is what long-poll readers block on.
 	Wait(ctx context.Context, name string, after Offset) error
-	// Metadata describes a stream.
+	// Metadata describes a stream. Errors: not found, gone.
 	Metadata(name string) (Metadata, error)
 	// CloseStream closes a stream; closing a closed stream succeeds.
+	// Errors: not found, gone.
 	CloseStream(name string) error
-	// Delete deletes a stream, leaving a tombstone if it has forks.
+	// Delete deletes a stream, leaving a tombstone if it has forks, and
+	// removes the tombstones its deletion leaves without forks, up its
+	// chain of sources. Errors: not found, gone (already a tombstone).
 	Delete(name string) error
 	// Fork creates name as a fork of source at offset at (Now for the
-	// tail). An empty cfg.ContentType inherits the source's. It reports
-	// created=false when the same fork existed.
+	// source's tail). An empty cfg.ContentType inherits the source's. It
+	// reports created=false when the same fork (source, offset,
+	// configuration) existed. Errors: not found or gone (the source),
+	// ErrBadOffset past the source's tail, ErrBadConfig for another
+	// content type (bad request), ErrExists (conflict) for a name taken.
 	Fork(name, source string, at Offset, cfg Config) (created bool, err error)
 	// Capabilities says what the implementation promises.
 	Capabilities() Capabilities
-	// Close releases the store. Later calls fail with ErrClosed.
+	// Close releases the store and wakes every Wait.
 	Close() error
 }
 

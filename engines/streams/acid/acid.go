@@ -18,8 +18,12 @@
 // transaction, as its data. Concurrent appends to a shard commit in groups
 // (parameter "group_commit", default true): the first appender commits
 // everything queued while the previous commit ran, in one transaction and
-// one fsync. Totals are summed at open, and streams that expired while the
-// store was closed are removed then.
+// one fsync. A fork and a cascading delete touch the records of two
+// streams, possibly in two shards: each record changes in its own
+// transaction. At open the store sums its totals, counts each source's
+// forks again (a crash between those transactions leaves a count off),
+// and removes the tombstones left without forks and the streams that
+// expired while it was closed.
 //
 // bbolt writes through the operating system with its own mmap, not through
 // a vfs.FS: Capabilities say UsesFS=false and Options.FS other than the

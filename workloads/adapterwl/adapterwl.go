@@ -24,6 +24,16 @@
 //     the SPI's validation, deletes or copies on read: the floor an
 //     in-memory engine is compared against under the same driver.
 //
+// # Drain
+//
+// The drain op is the consumer-group loop: read read_len records from the
+// group's position, commit the new position. Commits are mutations, and
+// on engines that declare SyncOnWrite each one is durable, so the drain
+// rate is bounded by one sync per read_len records: raise read_len to see
+// the read path instead. The backlog is the preload; a group that reaches
+// the tail hands over to a fresh group starting at offset 0, so the rate
+// stays that of draining a backlog for the whole run.
+//
 // # Items
 //
 // Every operation counts the records it moved as items: records written

@@ -28,6 +28,21 @@
 // clock. Engines with background goroutines (pebble) may still diverge on
 // replay in what a power loss keeps.
 //
+// # Where the engine runs
+//
+// An engine that writes through Options.FS runs in process on a crashable
+// in-memory disk for the crash and fsync nemeses, which can then strike
+// inside an operation. One that writes around it (Capabilities().UsesFS
+// false: bbolt maps its file) runs for them in a child process (jepsen-lite
+// node) on a faults/lazyfs mount served by this process: crash kills the
+// child with SIGKILL, cuts the power of the mount keeping a seeded share
+// of the unsynced blocks and entries, and starts the child again; fsync
+// fails the next sync on the mount with Linux semantics and restarts the
+// child a few operations later, after a power loss in half the faults.
+// lazyfs needs root and /dev/fuse; without them such a run is a setup
+// error that says why. kill and pause run the engine in a child process.
+// `jepsen-lite list` says where each nemesis acts on each engine.
+//
 // # Exit codes
 //
 // 0 pass, 1 violation (an illegal history, or an engine panic, hang or

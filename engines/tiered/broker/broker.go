@@ -153,7 +153,9 @@ type Violation struct {
 	Detail    string `json:"detail"`
 }
 
-func (v Violation) String() string { return fmt.Sprintf("step %d: %s: %s", v.Step, v.Invariant, v.Detail) }
+func (v Violation) String() string {
+	return fmt.Sprintf("step %d: %s: %s", v.Step, v.Invariant, v.Detail)
+}
 
 // Result is what a campaign did and found.
 type Result struct {

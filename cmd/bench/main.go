@@ -14,6 +14,8 @@ import (
 	_ "github.com/ordeal-dev/ordeal/engines/raftlog/memory"
 	_ "github.com/ordeal-dev/ordeal/engines/raftlog/pebble"
 	_ "github.com/ordeal-dev/ordeal/engines/raftlog/peers"
+	_ "github.com/ordeal-dev/ordeal/engines/streams/acid"
+	_ "github.com/ordeal-dev/ordeal/engines/streams/memory"
 )
 
 func main() { os.Exit(benchcli.Main(os.Args[1:])) }

@@ -43,6 +43,8 @@ import (
 	_ "github.com/ordeal-dev/ordeal/workloads/adapterwl"
 	// The raftlog workload family.
 	_ "github.com/ordeal-dev/ordeal/workloads/raftlogwl"
+	// The durable streams workload family.
+	_ "github.com/ordeal-dev/ordeal/workloads/streamswl"
 )
 
 // Exit codes.

@@ -1,0 +1,190 @@
+package streamsmodel
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+
+	"github.com/anishathalye/porcupine"
+
+	"github.com/ordeal-dev/ordeal/engines/streams"
+	"github.com/ordeal-dev/ordeal/linearizability"
+)
+
+// Op is one operation of a history.
+type Op struct {
+	Client int    `json:"client"`
+	Input  Input  `json:"in"`
+	Output Output `json:"out"`
+	Call   int64  `json:"call"`
+	// Return is linearizability.Infinity for an unknown, unbounded outcome.
+	Return int64 `json:"ret"`
+}
+
+// History is a recorded run of a streams store.
+type History struct {
+	// Model is "streams": it tells a streams history from others.
+	Model  string `json:"model"`
+	Engine string `json:"engine"`
+	Seed   uint64 `json:"seed"`
+	// Nemeses names the nemeses of the run.
+	Nemeses []string `json:"nemeses,omitempty"`
+	Ops     []Op     `json:"ops"`
+	// Faults are the fault windows.
+	Faults []linearizability.FaultWindow `json:"faults,omitempty"`
+	// Failures are engine panics, hangs and failed restarts: each is a
+	// violation in itself.
+	Failures []string `json:"failures,omitempty"`
+	// Command replays the run.
+	Command string `json:"command,omitempty"`
+}
+
+// ModelName is History.Model for streams histories.
+const ModelName = "streams"
+
+// Operations converts the history for porcupine.
+func (h *History) Operations() []porcupine.Operation {
+	ops := make([]porcupine.Operation, len(h.Ops))
+	for i, op := range h.Ops {
+		ops[i] = porcupine.Operation{ClientId: op.Client, Input: op.Input, Call: op.Call, Output: op.Output, Return: op.Return}
+	}
+	return ops
+}
+
+// WriteFile writes the history as JSON.
+func (h *History) WriteFile(path string) error {
+	b, err := json.MarshalIndent(h, "", " ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// ReadFile reads a history written by WriteFile.
+func ReadFile(path string) (*History, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var h History
+	if err := json.Unmarshal(b, &h); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrHistory, path, err)
+	}
+	if h.Model != ModelName {
+		return nil, fmt.Errorf("%w: %s is a %q history, not %q", ErrHistory, path, h.Model, ModelName)
+	}
+	return &h, nil
+}
+
+// IsHistory reports whether path (a file, or a directory holding
+// history.json) is a streams history.
+func IsHistory(path string) bool {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path += "/history.json"
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	var h struct {
+		Model string `json:"model"`
+	}
+	return json.Unmarshal(b, &h) == nil && h.Model == ModelName
+}
+
+// Recorder records a history; its methods are safe for concurrent use.
+type Recorder struct {
+	clock linearizability.Clock
+
+	mu      sync.Mutex
+	ops     []Op
+	open    map[int]struct{}
+	windows []linearizability.FaultWindow
+}
+
+// NewRecorder returns a recorder stamping with clock.
+func NewRecorder(clock linearizability.Clock) *Recorder {
+	return &Recorder{clock: clock, open: map[int]struct{}{}}
+}
+
+// Call records the call of in by client and returns the operation's id.
+func (r *Recorder) Call(client int, in Input) int {
+	now := r.clock.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ops = append(r.ops, Op{Client: client, Input: in, Call: now, Return: linearizability.Infinity})
+	r.open[len(r.ops)-1] = struct{}{}
+	return len(r.ops) - 1
+}
+
+// Return records the response to operation id now. An unknown outcome
+// stays open until CutOff bounds it.
+func (r *Recorder) Return(id int, out Output) {
+	now := r.clock.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.open[id]; !ok {
+		return
+	}
+	r.ops[id].Output = out
+	if out.Err != ErrUnknown {
+		r.ops[id].Return = now
+		delete(r.open, id)
+	}
+}
+
+// Do calls in on s for client and records it.
+func (r *Recorder) Do(client int, s streams.Store, in Input) Output {
+	id := r.Call(client, in)
+	out := Apply(s, in)
+	r.Return(id, out)
+	return out
+}
+
+// CutOff marks every open operation unknown, returning now: the process
+// serving them is dead, and none can take effect later.
+func (r *Recorder) CutOff(why string) {
+	now := r.clock.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id := range r.open {
+		if r.ops[id].Output.Err != ErrUnknown {
+			r.ops[id].Output = Unknown(why)
+		}
+		r.ops[id].Return = now
+	}
+	clear(r.open)
+}
+
+// OpenWindow records the start of a fault and returns its handle.
+func (r *Recorder) OpenWindow(nemesis, detail string) int {
+	now := r.clock.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.windows = append(r.windows, linearizability.FaultWindow{Nemesis: nemesis, Detail: detail, Start: now, End: linearizability.Infinity})
+	return len(r.windows) - 1
+}
+
+// CloseWindow records the end of fault w.
+func (r *Recorder) CloseWindow(w int) {
+	now := r.clock.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.windows[w].End = now
+}
+
+// History returns the recorded history; operations still open are
+// unknown at infinity.
+func (r *Recorder) History() *History {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	h := &History{Model: ModelName, Ops: slices.Clone(r.ops), Faults: slices.Clone(r.windows)}
+	for id := range r.open {
+		if h.Ops[id].Output.Err != ErrUnknown {
+			h.Ops[id].Output = Unknown("no response")
+		}
+	}
+	return h
+}

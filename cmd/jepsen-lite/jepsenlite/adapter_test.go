@@ -18,7 +18,14 @@ func adapterLong() bool { return os.Getenv("ORDEAL_LONG") == "1" }
 
 func runAdapter(t testing.TB, engine, nemeses string, seed uint64) *AdapterResult {
 	t.Helper()
-	res, err := RunAdapter(context.Background(), Config{Engine: engine, Nemeses: splitList(nemeses), Seed: seed, Ops: 300})
+	cfg := Config{Engine: engine, Nemeses: splitList(nemeses), Seed: seed, Ops: 300}
+	if adapterLong() && !strings.Contains(engine, "mutant") {
+		// Long runs keep the evidence of a failing run, which a replay
+		// may not reproduce: the clients run concurrently.
+		cfg.OnlyFailures = true
+		cfg.Out = filepath.Join(os.TempDir(), "ordeal-adapter-failures", fmt.Sprintf("%s-%s-%d", strings.ReplaceAll(engine, "/", "_"), nemeses, seed))
+	}
+	res, err := RunAdapter(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("%s %s seed %d: %v", engine, nemeses, seed, err)
 	}

@@ -84,6 +84,14 @@
 // cover, else the log is corrupt: this is how a lost segment is caught);
 // every later header must agree with the state replayed so far.
 //
+// Recovery then writes the valid bytes of the last segment, and the hard
+// state file, back over themselves and syncs them. After a failed fsync,
+// Linux keeps the unwritten pages in the page cache marked clean: a process
+// that opens the file later reads data that is not on disk and that no later
+// sync writes. Recovery cannot tell such pages from durable ones, so it makes
+// durable what it read before acknowledging anything on top of it. The cost
+// is one write and sync of the last segment per open.
+//
 //   - A segment other than the last must end with a seal frame; a frame that
 //     does not check out before it is corruption.
 //   - In the last segment, the data ends at the end of the file or at a zero

@@ -25,6 +25,7 @@ type Bugs struct {
 	VolatileTruncate    bool // truncate is applied in memory only, never persisted
 	AcceptTornRecord    bool // recovery keeps a tail record whose checksum fails
 	StaleLastIndex      bool // LastIndex is cached and not updated by Truncate
+	TrustPageCache      bool // recovery builds on the last segment as read, without writing it back
 }
 
 // preallocChunk is how far ahead of the writes a preallocating engine fills

@@ -182,6 +182,18 @@ func (e *Engine) loadHardState(names []string) error {
 	if err != nil {
 		return fmt.Errorf("file: open %s: %w", path, err)
 	}
+	if !e.bugs.TrustPageCache {
+		// What was read may be a save whose sync failed, still in the page
+		// cache but not on disk (see writeBack): make it durable before
+		// serving it.
+		if _, err := f.WriteAt(b, 0); err == nil {
+			err = f.SyncData()
+		}
+		if err != nil {
+			_ = f.Close()
+			return fmt.Errorf("file: write back %s: %w", path, err)
+		}
+	}
 	e.hsFile, e.hsSlotSize, e.hsCur, e.hsSeq = f, size, best, rec[best].seq
 	e.hs, e.hsOK = rec[best].hs, rec[best].ok
 	return nil

@@ -102,6 +102,11 @@ func (e *Engine) recover(names []string) error {
 		if err != nil {
 			return err
 		}
+		if last && !e.bugs.TrustPageCache {
+			if err := writeBack(s, data[:min(s.size, int64(len(data)))]); err != nil {
+				return err
+			}
+		}
 	}
 	if err := e.finishReplay(gap); err != nil {
 		return err
@@ -144,6 +149,22 @@ func (e *Engine) choosePrealloc() {
 	default:
 		e.prealloc = e.active().f.Fd() != vfs.InvalidFd
 	}
+}
+
+// writeBack writes the recovered bytes of the last segment over themselves
+// and syncs them. After a failed fsync, Linux keeps the unwritten pages in
+// the page cache marked clean: a process that opens the file later reads
+// data that is not on disk and that no later sync will write. Recovery
+// cannot tell such pages from durable ones, so it makes durable what it read
+// before anything is acknowledged on top of it.
+func writeBack(s *segment, valid []byte) error {
+	if _, err := s.f.WriteAt(valid, 0); err != nil {
+		return fmt.Errorf("file: write back the recovered %s: %w", s.path, err)
+	}
+	if err := s.f.SyncData(); err != nil {
+		return fmt.Errorf("file: write back the recovered %s: sync: %w", s.path, err)
+	}
+	return nil
 }
 
 // readAll reads a segment into buf, reusing its space.

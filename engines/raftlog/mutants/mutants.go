@@ -42,17 +42,22 @@ type Mutant struct {
 	// Engine is the engine the bug is planted in: file.Name when empty,
 	// or bbolt.Name.
 	Engine string
+	// Target is the jepsen-lite target that exposes the bug, when the
+	// default one cannot ("lazyfs": the page cache keeps data a failed
+	// fsync never wrote, which only a real kernel-side cache shows).
+	Target string
 }
 
 var catalog = []Mutant{
-	{Prefix + "ack-before-fsync", "acknowledges appends without syncing the segment", file.Bugs{SkipSync: true}, nil, ""},
-	{Prefix + "retry-fsync-after-eio", "after a failed fsync, syncs again and acknowledges", file.Bugs{RetrySyncAfterError: true}, nil, ""},
-	{Prefix + "forget-purge-boundary", "does not persist the purge boundary; reopen derives it from the segments", file.Bugs{ForgetPurgeBoundary: true}, nil, ""},
-	{Prefix + "no-dir-fsync", "does not sync the directory after creating or removing a segment", file.Bugs{SkipDirSync: true}, nil, ""},
-	{Prefix + "volatile-truncate", "applies Truncate in memory only", file.Bugs{VolatileTruncate: true}, nil, ""},
-	{Prefix + "accept-torn-record", "recovery keeps a torn tail record whose checksum fails", file.Bugs{AcceptTornRecord: true}, map[string]string{file.ParamSegmentSize: "64KiB", file.ParamPreallocate: "on"}, ""},
-	{Prefix + "stale-last-index", "caches LastIndex and does not update it on Truncate", file.Bugs{StaleLastIndex: true}, nil, ""},
-	{Prefix + "bbolt-nosync-claims-sync", "bbolt with syncing off (nosync) that declares SyncOnWrite", file.Bugs{}, map[string]string{"nosync": "true"}, bbolt.Name},
+	{Prefix + "ack-before-fsync", "acknowledges appends without syncing the segment", file.Bugs{SkipSync: true}, nil, "", ""},
+	{Prefix + "retry-fsync-after-eio", "after a failed fsync, syncs again and acknowledges", file.Bugs{RetrySyncAfterError: true}, nil, "", ""},
+	{Prefix + "forget-purge-boundary", "does not persist the purge boundary; reopen derives it from the segments", file.Bugs{ForgetPurgeBoundary: true}, nil, "", ""},
+	{Prefix + "no-dir-fsync", "does not sync the directory after creating or removing a segment", file.Bugs{SkipDirSync: true}, nil, "", ""},
+	{Prefix + "volatile-truncate", "applies Truncate in memory only", file.Bugs{VolatileTruncate: true}, nil, "", ""},
+	{Prefix + "accept-torn-record", "recovery keeps a torn tail record whose checksum fails", file.Bugs{AcceptTornRecord: true}, map[string]string{file.ParamSegmentSize: "64KiB", file.ParamPreallocate: "on"}, "", ""},
+	{Prefix + "stale-last-index", "caches LastIndex and does not update it on Truncate", file.Bugs{StaleLastIndex: true}, nil, "", ""},
+	{Prefix + "trust-page-cache", "recovery builds on what it reads after a failed fsync without writing it back", file.Bugs{TrustPageCache: true}, nil, "", "lazyfs"},
+	{Prefix + "bbolt-nosync-claims-sync", "bbolt with syncing off (nosync) that declares SyncOnWrite", file.Bugs{}, map[string]string{"nosync": "true"}, bbolt.Name, ""},
 }
 
 func init() {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ordeal-dev/ordeal/engines/adapter"
+	"github.com/ordeal-dev/ordeal/engines/adapter/mutants"
 	"github.com/ordeal-dev/ordeal/faults"
 	"github.com/ordeal-dev/ordeal/linearizability"
 	"github.com/ordeal-dev/ordeal/linearizability/adaptermodel"
@@ -559,4 +560,28 @@ func adapterCheckMain(path string, timeout time.Duration, timeline bool, stdout,
 		fmt.Fprintf(stdout, "replay: %s\n", h.Command)
 	}
 	return res.Verdict.ExitCode()
+}
+
+// AdapterEngines lists the adapter engines jepsen-lite runs, mutants
+// excluded, as "adapter/<type>".
+func AdapterEngines() []string {
+	var out []string
+	for _, t := range adapter.Engines() {
+		if !strings.HasPrefix(t, "mutant/") {
+			out = append(out, AdapterPrefix+t)
+		}
+	}
+	return out
+}
+
+func listAdapterEngines(w io.Writer) {
+	for _, e := range AdapterEngines() {
+		fmt.Fprintf(w, "  %s\n", e)
+	}
+}
+
+func listAdapterMutants(w io.Writer) {
+	for _, m := range mutants.All() {
+		fmt.Fprintf(w, "  %-40s %s\n", AdapterPrefix+m.Name, m.Bug)
+	}
 }

@@ -242,6 +242,7 @@ func listMain(stdout io.Writer) int {
 	for _, e := range ReferenceEngines() {
 		fmt.Fprintf(stdout, "  %s\n", e)
 	}
+	listAdapterEngines(stdout)
 	fmt.Fprintln(stdout, "nemeses:")
 	for _, n := range faults.Nemeses() {
 		fmt.Fprintf(stdout, "  %s\n", n.Name())
@@ -251,6 +252,7 @@ func listMain(stdout io.Writer) int {
 	for _, m := range mutants {
 		fmt.Fprintf(stdout, "  %-40s %s\n", m.Name, m.Bug)
 	}
+	listAdapterMutants(stdout)
 	return ExitPass
 }
 

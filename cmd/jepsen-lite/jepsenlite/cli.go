@@ -18,6 +18,7 @@ import (
 	"github.com/ordeal-dev/ordeal/faults"
 	"github.com/ordeal-dev/ordeal/linearizability"
 	"github.com/ordeal-dev/ordeal/linearizability/raftlogmodel"
+	"github.com/ordeal-dev/ordeal/linearizability/streamsmodel"
 )
 
 // Exit codes.
@@ -135,6 +136,9 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if IsAdapterEngine(cfg.Engine) {
 		return adapterRunMain(ctx, cfg, stdout, stderr)
 	}
+	if IsStreamsEngine(cfg.Engine) {
+		return streamsRunMain(ctx, cfg, stdout, stderr)
+	}
 	res, err := Run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -214,6 +218,9 @@ func checkMain(args []string, stdout, stderr io.Writer) int {
 	}
 	if isAdapterHistory(fs.Arg(0)) {
 		return adapterCheckMain(fs.Arg(0), *timeout, *timeline, stdout, stderr)
+	}
+	if streamsmodel.IsHistory(fs.Arg(0)) {
+		return streamsCheckMain(fs.Arg(0), *timeout, *timeline, stdout, stderr)
 	}
 	res, h, err := Recheck(fs.Arg(0), *timeout, *timeline)
 	if err != nil {

@@ -38,6 +38,9 @@ type nodeResponse struct {
 
 // nodeMain serves an engine over standard input and output.
 func nodeMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if isStreamsNode(args) {
+		return streamsNodeMain(args, stdin, stdout, stderr)
+	}
 	fs := flag.NewFlagSet("node", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	engine := fs.String("engine", "", "raftlog engine to serve")

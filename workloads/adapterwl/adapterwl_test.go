@@ -8,8 +8,10 @@ import (
 
 	"github.com/ordeal-dev/ordeal/workloads"
 	"github.com/ordeal-dev/ordeal/workloads/adapterwl"
-	// The built-in suites name the raftlog family too.
+	// The built-in suites name the other families too.
 	_ "github.com/ordeal-dev/ordeal/workloads/raftlogwl"
+	_ "github.com/ordeal-dev/ordeal/workloads/streamswl"
+	_ "github.com/ordeal-dev/ordeal/workloads/tieredwl"
 )
 
 func shorten(s *workloads.Spec) {

@@ -127,6 +127,34 @@ func TestHandWrittenHistories(t *testing.T) {
 	}
 }
 
+// TestPartialDeleteByKeySeen is the race adapter/pebble's ReadByTag had: a
+// tag scan that checks each record's liveness as it goes sees a concurrent
+// DeleteByKey half applied. DeleteByKey is atomic, so that is a violation;
+// either whole outcome is legal.
+func TestPartialDeleteByKeySeen(t *testing.T) {
+	a, b, c := ref("k0", "t0", 1, 1), ref("k1", "t0", 2, 2), ref("k0", "t0", 3, 3)
+	for _, tc := range []struct {
+		name string
+		seen []am.Got
+		want linearizability.Verdict
+	}{
+		{"before the delete", []am.Got{got(0, a), got(1, b), got(2, c)}, linearizability.Ok},
+		{"after the delete", []am.Got{got(1, b)}, linearizability.Ok},
+		{"half the delete", []am.Got{got(0, a), got(1, b)}, linearizability.Illegal},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ops := []am.Op{
+				{Client: 0, Input: write("p", a, b, c), Output: offs(0, 1, 2), Call: 1, Return: 2},
+				{Client: 0, Input: am.Input{Kind: am.KindDeleteKey, Shard: "p", Key: "k0"}, Call: 3, Return: 6},
+				{Client: 1, Input: am.Input{Kind: am.KindReadTag, Shard: "p", Tag: "t0", Limit: 10}, Output: am.Output{Records: tc.seen}, Call: 4, Return: 5},
+			}
+			if v := check(t, durable, ops); v != tc.want {
+				t.Errorf("verdict %v, want %v", v, tc.want)
+			}
+		})
+	}
+}
+
 // TestRecorderOnMemory records concurrent clients on the memory engine and
 // checks the history, then a copy with one read tampered with.
 func TestRecorderOnMemory(t *testing.T) {

@@ -20,7 +20,7 @@ func spec(tb testing.TB, workers int, mix map[string]float64) *workloads.Spec {
 	tb.Helper()
 	s := workloads.BuiltinDefaults()
 	s.Name, s.Family, s.Workers, s.Mix = "t", streamswl.Name, workers, mix
-	s.Duration, s.Warmup = workloads.Duration(80*time.Millisecond), workloads.Duration(10*time.Millisecond)
+	s.Duration, s.Warmup = workloads.Duration(250*time.Millisecond), workloads.Duration(10*time.Millisecond)
 	s.Params = map[string]string{"fork_depth": "3"}
 	if errs := s.Validate(); len(errs) > 0 {
 		tb.Fatalf("spec: %v", errs)
@@ -98,7 +98,7 @@ func TestBuiltinSuitesRunStreamsWorkloads(t *testing.T) {
 			continue
 		}
 		s := w.Clone()
-		s.Duration, s.Warmup = workloads.Duration(50*time.Millisecond), workloads.Duration(10*time.Millisecond)
+		s.Duration, s.Warmup = workloads.Duration(300*time.Millisecond), workloads.Duration(20*time.Millisecond)
 		for _, engine := range []string{"memory", streamswl.Physical} {
 			if !(streamswl.Family{}).Supports(engine, &s) {
 				continue

@@ -16,6 +16,11 @@ import (
 	_ "github.com/ordeal-dev/ordeal/engines/raftlog/peers"
 	_ "github.com/ordeal-dev/ordeal/engines/streams/acid"
 	_ "github.com/ordeal-dev/ordeal/engines/streams/memory"
+	_ "github.com/ordeal-dev/ordeal/engines/tiered/durable"
+	_ "github.com/ordeal-dev/ordeal/engines/tiered/localfs"
+	_ "github.com/ordeal-dev/ordeal/engines/tiered/memory"
+	// The tiered family registers itself when imported.
+	_ "github.com/ordeal-dev/ordeal/workloads/tieredwl"
 )
 
 func main() { os.Exit(benchcli.Main(os.Args[1:])) }

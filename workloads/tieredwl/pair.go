@@ -272,7 +272,7 @@ func (w *pairWorker) Do(op int, g *workloads.Gen) (workloads.Work, error) {
 		if err == nil && !ok {
 			err = fmt.Errorf("%w: offset %d of epoch %d", errNoSegment, off, epoch)
 		}
-		return workloads.Work{Items: 1}, err
+		return workloads.Work{}, err
 	case OpHighest:
 		epoch := int32(1)
 		if t.set.preload > 0 {
@@ -310,7 +310,7 @@ func (w *pairWorker) Do(op int, g *workloads.Gen) (workloads.Work, error) {
 		if cerr := r.Close(); err == nil {
 			err = cerr
 		}
-		return workloads.Work{Items: 1, BytesRead: got}, err
+		return workloads.Work{BytesRead: got}, err
 	}
 	return workloads.Work{}, fmt.Errorf("tieredwl: operation %d out of range", op)
 }

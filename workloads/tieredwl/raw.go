@@ -84,7 +84,9 @@ func (w *rawWorker) copyFile(final string) (err error) {
 	if err != nil {
 		return fmt.Errorf("tieredwl: create %s: %w", tmp, err)
 	}
-	if _, err := io.CopyBuffer(f, src, w.buf); err != nil {
+	// Plain reads and writes through the buffer, as a broker's copy does
+	// (no copy_file_range offload).
+	if _, err := io.CopyBuffer(struct{ io.Writer }{f}, struct{ io.Reader }{src}, w.buf); err != nil {
 		_ = f.Close()
 		return fmt.Errorf("tieredwl: copy to %s: %w", tmp, err)
 	}

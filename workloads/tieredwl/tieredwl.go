@@ -5,10 +5,11 @@
 // COPY_SEGMENT_FINISHED), looks offsets up in a metadata manager preloaded
 // with many segments, and fetches byte ranges back from the remote tier.
 // Its engines pair a registered RemoteStorageManager with a registered
-// RemoteLogMetadataManager ("localfs-durable"); its baseline, "rawcopy",
-// copies the same segment bytes the way the disk allows at best: a
-// temporary file written, fsynced, renamed into place, and the directory
-// fsynced. The items of a copy are the segment's bytes, so each engine's
+// RemoteLogMetadataManager ("durable" is localfs with the durable metadata
+// manager; the reference implementations are imported here, others
+// register when imported); its baseline, "rawcopy", copies the same segment
+// bytes the way the disk allows at best: a temporary file written,
+// fsynced, renamed into place, and the directory fsynced. The items of a copy are the segment's bytes, so each engine's
 // copy throughput is reported as a fraction of the raw copy's.
 //
 // Importing it registers the family with the workloads package.
@@ -23,6 +24,10 @@ import (
 	"strings"
 
 	"github.com/ordeal-dev/ordeal/engines/tiered"
+	// The reference implementations.
+	_ "github.com/ordeal-dev/ordeal/engines/tiered/durable"
+	_ "github.com/ordeal-dev/ordeal/engines/tiered/localfs"
+	_ "github.com/ordeal-dev/ordeal/engines/tiered/memory"
 	"github.com/ordeal-dev/ordeal/faults"
 	"github.com/ordeal-dev/ordeal/workloads"
 )
@@ -45,8 +50,8 @@ const (
 
 var ops = []workloads.OpInfo{
 	OpCopy:    {Name: "copy", Doc: "tier one segment of segment_size bytes: add COPY_SEGMENT_STARTED, CopyLogSegmentData, update COPY_SEGMENT_FINISHED; beyond retain segments per worker the oldest is deleted (DELETE_SEGMENT_STARTED, DeleteLogSegmentData, DELETE_SEGMENT_FINISHED)", Primary: true},
-	OpLookup:  {Name: "lookup", Doc: "RemoteLogSegmentMetadata of a uniformly drawn offset of the preloaded segments (or of the copied ones without a preload)", Primary: true},
-	OpFetch:   {Name: "fetch", Doc: "look up a random offset of a copied segment and FetchLogSegment fetch_len bytes of it", Primary: true},
+	OpLookup:  {Name: "lookup", Doc: "RemoteLogSegmentMetadata of a uniformly drawn offset of the preloaded segments (or of the copied ones without a preload)"},
+	OpFetch:   {Name: "fetch", Doc: "look up a random offset of a copied segment and FetchLogSegment fetch_len bytes of it"},
 	OpHighest: {Name: "highest", Doc: "HighestOffsetForEpoch of a random epoch of the preloaded segments"},
 }
 
@@ -94,7 +99,9 @@ func (Family) ItemUnit() string          { return "bytes" }
 func (Family) Baseline() string          { return RawCopy }
 
 // pairs maps each engine name to its storage and metadata managers: every
-// registered pair but the planted-bug mutants.
+// registered pair but the planted-bug mutants. A pair with localfs, the
+// reference storage manager, is named after its metadata manager
+// ("durable"); others are named <storage>-<metadata>.
 func pairs() map[string][2]string {
 	out := map[string][2]string{}
 	for _, r := range tiered.RSMs() {
@@ -105,7 +112,11 @@ func pairs() map[string][2]string {
 			if strings.Contains(m, "/") {
 				continue
 			}
-			out[r+"-"+m] = [2]string{r, m}
+			name := r + "-" + m
+			if r == "localfs" {
+				name = m
+			}
+			out[name] = [2]string{r, m}
 		}
 	}
 	return out

@@ -42,7 +42,7 @@ func TestEngines(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := fam.Engines()
-	for _, want := range []string{"localfs-durable", "localfs-memory", tieredwl.RawCopy} {
+	for _, want := range []string{"durable", "memory", tieredwl.RawCopy} {
 		if !slices.Contains(got, want) {
 			t.Errorf("engines %v lack %s", got, want)
 		}
@@ -54,7 +54,7 @@ func TestEngines(t *testing.T) {
 
 func TestCopyCountsSegmentBytes(t *testing.T) {
 	p := map[string]string{"segment_size": "64KiB", "retain": "2"}
-	for _, e := range []string{"localfs-durable", "localfs-memory", tieredwl.RawCopy} {
+	for _, e := range []string{"durable", "memory", tieredwl.RawCopy} {
 		o := run(t, spec("copy", map[string]float64{"copy": 1}, p), e)
 		if o.Items != o.Ops*64<<10 || o.BytesWritten != o.Items {
 			t.Errorf("%s: %d copies made %d items, %d bytes written", e, o.Ops, o.Items, o.BytesWritten)
@@ -63,12 +63,12 @@ func TestCopyCountsSegmentBytes(t *testing.T) {
 }
 
 func TestLookupsOnPreload(t *testing.T) {
-	for _, e := range []string{"localfs-durable", "localfs-memory"} {
+	for _, e := range []string{"durable", "memory"} {
 		s := spec("lookup", map[string]float64{"lookup": 10, "highest": 1}, map[string]string{"metadata_fs": "mem"})
 		s.Preload = 3000
 		o := run(t, s, e)
-		if o.Items == 0 {
-			t.Errorf("%s: no lookups", e)
+		if o.Ops < 10 {
+			t.Errorf("%s: %d lookups", e, o.Ops)
 		}
 	}
 }
@@ -77,7 +77,7 @@ func TestFetchAndCopyTogether(t *testing.T) {
 	s := spec("fetch", map[string]float64{"fetch": 4, "copy": 1, "lookup": 2},
 		map[string]string{"segment_size": "32KiB", "fetch_len": "4KiB", "fetch_segments": "2", "retain": "1"})
 	s.Workers = 2
-	o := run(t, s, "localfs-durable")
+	o := run(t, s, "durable")
 	if o.BytesRead == 0 {
 		t.Error("no bytes fetched")
 	}

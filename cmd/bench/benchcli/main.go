@@ -45,6 +45,8 @@ import (
 	_ "github.com/ordeal-dev/ordeal/workloads/raftlogwl"
 	// The durable streams workload family.
 	_ "github.com/ordeal-dev/ordeal/workloads/streamswl"
+	// The tiered storage workload family.
+	_ "github.com/ordeal-dev/ordeal/workloads/tieredwl"
 )
 
 // Exit codes.

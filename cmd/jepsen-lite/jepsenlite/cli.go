@@ -139,6 +139,9 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if IsStreamsEngine(cfg.Engine) {
 		return streamsRunMain(ctx, cfg, stdout, stderr)
 	}
+	if IsTieredEngine(cfg.Engine) {
+		return tieredRunMain(ctx, cfg, stdout, stderr)
+	}
 	res, err := Run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -250,6 +253,7 @@ func listMain(stdout io.Writer) int {
 		fmt.Fprintf(stdout, "  %s\n", e)
 	}
 	listAdapterEngines(stdout)
+	listStreamsEngines(stdout)
 	fmt.Fprintln(stdout, "nemeses:")
 	for _, n := range faults.Nemeses() {
 		fmt.Fprintf(stdout, "  %s\n", n.Name())
@@ -260,6 +264,7 @@ func listMain(stdout io.Writer) int {
 		fmt.Fprintf(stdout, "  %-40s %s\n", m.Name, m.Bug)
 	}
 	listAdapterMutants(stdout)
+	listStreamsMutants(stdout)
 	return ExitPass
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"sort"
 	"strings"
 	"sync"
 
@@ -139,5 +140,28 @@ func streamsNodeMain(args []string, stdin io.Reader, stdout, stderr io.Writer) i
 			}()
 			send(resp)
 		}()
+	}
+}
+
+// streamsMutantBugs says what each streams mutant gets wrong.
+var streamsMutantBugs = map[string]string{
+	"producer-state-outside-txn": "acid keeping producer state in memory, not in the append's transaction",
+	"fork-read-past-offset":      "acid reading a fork's source past the fork offset",
+}
+
+func listStreamsEngines(w io.Writer) {
+	for _, e := range streams.Names() {
+		fmt.Fprintf(w, "  %s%s\n", StreamsPrefix, e)
+	}
+}
+
+func listStreamsMutants(w io.Writer) {
+	names := make([]string, 0, len(StreamsMutants))
+	for n := range StreamsMutants {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-40s %s\n", StreamsPrefix+"mutant/"+n, streamsMutantBugs[n])
 	}
 }

@@ -126,4 +126,13 @@ func TestStreamsCommandLine(t *testing.T) {
 	if code := MainIO([]string{"run", "--engine", "streams/acid", "--nemesis", "fsync"}, nil, &stdout, &stderr); code != ExitUsage {
 		t.Errorf("fsync nemesis: exit %d, want %d", code, ExitUsage)
 	}
+	stdout.Reset()
+	if code := MainIO([]string{"list"}, nil, &stdout, &stderr); code != ExitPass {
+		t.Errorf("list: exit %d", code)
+	}
+	for _, want := range []string{"streams/acid", "streams/mutant/producer-state-outside-txn"} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("list does not name %s", want)
+		}
+	}
 }

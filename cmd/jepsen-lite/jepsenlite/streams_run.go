@@ -203,6 +203,16 @@ func (r *streamsRunner) call(client int, in streamsmodel.Input) (out streamsmode
 		return out, false, true
 	case !ok:
 		r.rec.Return(id, streamsmodel.Unknown("node died"))
+		r.mu.Lock()
+		// The nemesis takes the node down before it kills it: a node
+		// still current died on its own.
+		own := r.node == n
+		r.mu.Unlock()
+		if own {
+			_ = n.p.Wait(time.Second)
+			r.fail(fmt.Sprintf("node exited unexpectedly during %s: %s", in, n.p.Stderr()))
+			return out, false, true
+		}
 		return out, false, false
 	case resp.Panic != "":
 		r.rec.Return(id, streamsmodel.Unknown("panic"))

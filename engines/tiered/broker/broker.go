@@ -100,12 +100,17 @@ type Config struct {
 	// Retain is how many finished segments retention keeps; default 3.
 	Retain int
 	// CrashPercent is the chance, in percent, of a power loss at each crash
-	// point; default 8. MaxCrashes bounds them; default 8.
+	// point; default 8. MaxCrashes bounds them; default 8, negative for a
+	// crash-free run.
 	CrashPercent, MaxCrashes int
 	// Objects lists the segment IDs whose data the remote tier holds on fs
 	// under dir, and the names of files that belong to no segment; nil
 	// reads the localfs layout.
 	Objects func(fs vfs.FS, dir string) (ids []tiered.UUID, strays []string, err error)
+	// WrapRLMM, if set, wraps the metadata manager each time it is opened
+	// (reopened is false the first time), so that a recording client can
+	// log the broker's calls.
+	WrapRLMM func(m tiered.RemoteLogMetadataManager, reopened bool) tiered.RemoteLogMetadataManager
 }
 
 func (c Config) withDefaults() Config {
@@ -206,7 +211,7 @@ type broker struct {
 // in the result.
 func Run(cfg Config) (*Result, error) {
 	cfg = cfg.withDefaults()
-	if cfg.Steps < 0 || cfg.SegmentBytes < 0 || cfg.Retain < 0 || cfg.CrashPercent < 0 || cfg.CrashPercent > 100 || cfg.MaxCrashes < 0 {
+	if cfg.Steps < 0 || cfg.SegmentBytes < 0 || cfg.Retain < 0 || cfg.CrashPercent < 0 || cfg.CrashPercent > 100 {
 		return nil, fmt.Errorf("%w: negative setting or crash percent over 100", ErrConfig)
 	}
 	b := &broker{
@@ -234,7 +239,8 @@ func Run(cfg Config) (*Result, error) {
 		_ = b.rsm.Close()
 		return nil, err
 	}
-	b.rlmm, b.persistent = rl, rl.Capabilities().Persistent
+	b.persistent = rl.Capabilities().Persistent
+	b.rlmm = b.wrap(rl, false)
 	if err := rl.OnPartitionLeadershipChanges([]tiered.TopicIDPartition{b.tp}, nil); err != nil {
 		b.close()
 		return nil, fmt.Errorf("broker: assign partition: %w", err)
@@ -260,6 +266,13 @@ func Run(cfg Config) (*Result, error) {
 		b.checkAll("end")
 	}
 	return b.res, nil
+}
+
+func (b *broker) wrap(m tiered.RemoteLogMetadataManager, reopened bool) tiered.RemoteLogMetadataManager {
+	if b.cfg.WrapRLMM == nil {
+		return m
+	}
+	return b.cfg.WrapRLMM(m, reopened)
 }
 
 func (b *broker) openRSM() error {
@@ -303,7 +316,7 @@ func (b *broker) violate(inv, format string, args ...any) {
 // point is a crash point: with the configured chance it cuts the power and
 // returns ErrCrashed.
 func (b *broker) point() error {
-	if b.res.Crashes >= b.cfg.MaxCrashes || b.rng.IntN(100) >= b.cfg.CrashPercent {
+	if b.cfg.MaxCrashes < 0 || b.res.Crashes >= b.cfg.MaxCrashes || b.rng.IntN(100) >= b.cfg.CrashPercent {
 		return nil
 	}
 	b.res.Crashes++
@@ -341,7 +354,7 @@ func (b *broker) restart() {
 				b.violate(InvReopen, "open %s after a power loss: %v", b.cfg.RLMM, err)
 				return
 			}
-			b.rlmm = rl
+			b.rlmm = b.wrap(rl, true)
 		}
 		if err := b.rlmm.OnPartitionLeadershipChanges([]tiered.TopicIDPartition{b.tp}, nil); err != nil {
 			b.violate(InvReopen, "assign partition: %v", err)

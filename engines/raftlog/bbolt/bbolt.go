@@ -96,13 +96,7 @@ func Open(o raftlog.Options) (*Engine, error) {
 	_, statErr := os.Stat(path)
 	created := errors.Is(statErr, os.ErrNotExist)
 
-	db, err := bolt.Open(path, 0o644, &bolt.Options{
-		Timeout:         lockTimeout,
-		NoSync:          noSync,
-		NoFreelistSync:  true,
-		FreelistType:    bolt.FreelistMapType,
-		InitialMmapSize: initialMmapSize,
-	})
+	db, err := openBolt(path, noSync)
 	if err != nil {
 		return nil, fmt.Errorf("raftlog/bbolt: open %s: %w", path, err)
 	}
@@ -120,6 +114,25 @@ func Open(o raftlog.Options) (*Engine, error) {
 		return nil, fmt.Errorf("raftlog/bbolt: open %s: %w", path, err)
 	}
 	return &Engine{Store: s}, nil
+}
+
+// openBolt opens the database file. bbolt asserts its page invariants
+// with panics while it rebuilds the free list of a damaged file: those
+// become an error wrapping raftlog.ErrCorrupt, as a damaged file must never
+// crash the caller.
+func openBolt(path string, noSync bool) (db *bolt.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			db, err = nil, fmt.Errorf("%w: %s: bbolt: %v", raftlog.ErrCorrupt, path, r)
+		}
+	}()
+	return bolt.Open(path, 0o644, &bolt.Options{
+		Timeout:         lockTimeout,
+		NoSync:          noSync,
+		NoFreelistSync:  true,
+		FreelistType:    bolt.FreelistMapType,
+		InitialMmapSize: initialMmapSize,
+	})
 }
 
 var _ kvlog.Backend = (*store)(nil)

@@ -27,6 +27,9 @@ var harness = kvlogtest.Harness{
 	// pebble's parameter.
 	ParamCases: []kvlogtest.ParamCase{{Params: map[string]string{"sync": "false"}, WantErr: true}},
 	UsesFS:     false,
+	FlushModeDifferences: map[string]string{
+		"power_loss": "bbolt with NoSync writes pages in place without ordering: a power loss before the next Flush can damage what an earlier Flush made durable (shown on lazyfs)",
+	},
 	Damage: func(t testing.TB, dir string, at kvlogtest.Place, value []byte) {
 		t.Helper()
 		if at.Entry != 0 {

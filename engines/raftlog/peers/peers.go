@@ -116,6 +116,11 @@ func OpenBoltDB(o raftlog.Options) (raftlog.Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: open: %w", BoltDB, corruption(err))
 	}
+	// raft-boltdb never syncs the directory of the file it creates: without
+	// this a power loss can take the whole store, name and all.
+	if err := durable.SyncDir(vfs.Default, o.Dir); err != nil {
+		return nil, fmt.Errorf("%s: %w", BoltDB, errors.Join(err, store.Close()))
+	}
 	caps := raftlog.Capabilities{Persistent: true, SyncOnWrite: !noSync, UsesFS: false}
 	s := boltStore{store}
 	return hashiraft.NewEngine(BoltDB, s, s, store, caps)
@@ -152,6 +157,11 @@ func OpenWAL(o raftlog.Options) (raftlog.Engine, error) {
 	)
 	if err != nil {
 		return nil, fmt.Errorf("%s: open: %w", WAL, errors.Join(corruption(err), meta.Close()))
+	}
+	// Make the names of the files raft-wal created at open durable, as for
+	// raft-boltdb.
+	if err := durable.SyncDir(vfs.Default, o.Dir); err != nil {
+		return nil, fmt.Errorf("%s: %w", WAL, errors.Join(err, w.Close(), meta.Close()))
 	}
 	s := walStore{w}
 	return hashiraft.NewEngine(WAL, s, s, closerFunc(func() error {

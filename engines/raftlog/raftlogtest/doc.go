@@ -139,13 +139,12 @@
 //     so; the others run.
 //   - UsesFS false: in-process faults cannot reach an engine that writes
 //     around Options.FS, so the fault cases skip, naming the capability,
-//     except power_loss with RAFTLOGTEST_LAZYFS=1 (LazyfsEnv), which then
-//     runs on faults/lazyfs, the FUSE file system that keeps unsynced
+//     except power_loss, which runs on faults/lazyfs, the FUSE file system that keeps unsynced
 //     writes and directory entries in memory (see below).
 //
 // # Power loss on lazyfs
 //
-// With RAFTLOGTEST_LAZYFS=1, power_loss crashes an engine that declares
+// power_loss crashes an engine that declares
 // Persistent and not UsesFS on a lazyfs mount: for each seed and share kept
 // (0, 50 and 100 percent), a fresh mount, the script, SIGKILL of the
 // engine, a power loss of the mount, and the same checks after a restart as

@@ -31,11 +31,6 @@ const (
 	dirEnv   = "RAFTLOGTEST_DIR"
 )
 
-// LazyfsEnv, set to 1, makes Run crash engines that write around
-// Options.FS on lazyfs in the power_loss case; without it that case skips
-// for them, naming the variable.
-const LazyfsEnv = "RAFTLOGTEST_LAZYFS"
-
 // lazyAvailable says once per process whether lazyfs can mount here.
 var lazyAvailable = sync.OnceValue(lazyfs.Available)
 
@@ -386,9 +381,6 @@ func (s *suite) mounted(t testing.TB) bool {
 	if !caps.Persistent || caps.UsesFS {
 		return false
 	}
-	if os.Getenv(LazyfsEnv) != "1" && !s.forceMount {
-		t.Skipf("engine %s declares Capabilities().UsesFS = false: its power loss runs on lazyfs in a child process with %s=1", s.h.Name, LazyfsEnv)
-	}
 	if s.test == "" {
 		t.Skipf("engine %s declares Capabilities().UsesFS = false: it is crashed on lazyfs in a child process, which needs Run (not Failures)", s.h.Name)
 	}
@@ -440,7 +432,7 @@ func (s *suite) remoteSuite(t testing.TB) *suite {
 		}
 		return r, nil
 	}
-	return &suite{h: h, keep: s.keep, test: s.test, forceMount: s.forceMount}
+	return &suite{h: h, keep: s.keep, test: s.test}
 }
 
 // powerLossMounted is the power_loss case on lazyfs: for each seed and

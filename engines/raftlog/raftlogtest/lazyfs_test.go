@@ -26,7 +26,7 @@ func TestPowerLossOnLazyfs(t *testing.T) {
 	if serveChild(t, h) {
 		t.SkipNow()
 	}
-	s := &suite{h: h, keep: true, test: t.Name(), forceMount: true}
+	s := &suite{h: h, keep: true, test: t.Name()}
 	if !s.mounted(t) {
 		t.Fatal("bbolt declares UsesFS; want false")
 	}
@@ -48,7 +48,7 @@ func TestPowerLossOnLazyfsCatches(t *testing.T) {
 	if serveChild(t, h) {
 		t.SkipNow()
 	}
-	s := &suite{h: h, keep: false, test: t.Name(), forceMount: true}
+	s := &suite{h: h, keep: false, test: t.Name()}
 	if !s.mounted(t) {
 		t.Fatal("bbolt declares UsesFS; want false")
 	}
@@ -62,19 +62,9 @@ func TestPowerLossOnLazyfsCatches(t *testing.T) {
 // TestPowerLossOnLazyfsNeedsRun: under Failures, which has no test to
 // re-run as a child, the case skips and says why.
 func TestPowerLossOnLazyfsNeedsRun(t *testing.T) {
-	r := runRecorded(testCase{name: "power_loss", run: casePowerLoss}, &suite{h: bboltHarness(nil), forceMount: true})
+	r := runRecorded(testCase{name: "power_loss", run: casePowerLoss}, &suite{h: bboltHarness(nil)})
 	if !r.skipped || !strings.Contains(r.skipMsg, "needs Run") {
 		t.Fatalf("skipped %v (%q), failed %v (%q); want a skip naming Run", r.skipped, r.skipMsg, r.failed, r.first)
-	}
-}
-
-// TestPowerLossOnLazyfsOptIn: without LazyfsEnv, Run's power_loss skips
-// an engine that writes around Options.FS and names the variable.
-func TestPowerLossOnLazyfsOptIn(t *testing.T) {
-	t.Setenv(LazyfsEnv, "")
-	r := runRecorded(testCase{name: "power_loss", run: casePowerLoss}, &suite{h: bboltHarness(nil), test: t.Name()})
-	if !r.skipped || !strings.Contains(r.skipMsg, LazyfsEnv) {
-		t.Fatalf("skipped %v (%q), failed %v (%q); want a skip naming %s", r.skipped, r.skipMsg, r.failed, r.first, LazyfsEnv)
 	}
 }
 

@@ -41,8 +41,6 @@ type suite struct {
 	// test names the test that called Run, re-run as the child that
 	// serves an engine crashed on lazyfs; empty under Failures.
 	test string
-	// forceMount crashes such engines on lazyfs without LazyfsEnv.
-	forceMount bool
 }
 
 // Cases lists the names of every case, in the order Run runs them.

@@ -37,12 +37,20 @@ func Conformance(t *testing.T, h Harness) {
 			if !syncOnWrite && testing.Short() {
 				t.Skipf("the %s variant is skipped in -short mode", paramsName(params))
 			}
+			known := maps.Clone(h.KnownDifferences)
+			if !syncOnWrite {
+				if known == nil {
+					known = map[string]string{}
+				}
+				maps.Copy(known, h.FlushModeDifferences)
+			}
 			raftlogtest.Run(t, raftlogtest.Harness{
 				Name: h.Name,
 				Open: func(o raftlog.Options) (raftlog.Engine, error) {
 					o.Params = params
 					return h.Open(o)
 				},
+				KnownDifferences: known,
 			})
 		})
 	}

@@ -35,6 +35,11 @@ type Harness struct {
 	SyncParams func(syncOnWrite bool) map[string]string
 	// UsesFS is what the engine declares in Capabilities().UsesFS.
 	UsesFS bool
+	// KnownDifferences are the conformance cases the engine is known to
+	// fail, and why, and FlushModeDifferences those it is known to fail
+	// with SyncParams(false) only: raftlogtest still runs them and expects
+	// them to fail.
+	KnownDifferences, FlushModeDifferences map[string]string
 	// ParamCases are cases of the Params test beyond those it makes of
 	// SyncParams.
 	ParamCases []ParamCase

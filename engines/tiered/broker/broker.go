@@ -44,6 +44,13 @@
 //   - legal-transitions: the metadata manager refuses to bring back a
 //     segment whose deletion finished, or to restart a finished copy.
 //
+// Crash points lie between the broker's calls, not inside them: a storage
+// manager whose copy is not atomic (a torn file renamed into place before
+// its data is synced) goes unseen here, because the broker only trusts a
+// copy once COPY_SEGMENT_FINISHED is acknowledged and deletes what an
+// interrupted one left; the conformance suite's crash-during-copy case
+// catches that defect.
+//
 // The orphan check knows the file layout of localfs (one <segment
 // id>.seg file per segment under the remote directory); for another
 // storage manager, Config.Objects lists its objects.

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
+
 	"github.com/ordeal-dev/ordeal/engines/tiered"
 	"github.com/ordeal-dev/ordeal/engines/tiered/broker"
 	_ "github.com/ordeal-dev/ordeal/engines/tiered/durable"
@@ -149,4 +151,51 @@ func TestMutantsCaught(t *testing.T) {
 		}
 	}
 	t.Logf("detection table (budget %d seeds):\n%s", budget, table.String())
+}
+
+// TestOrphansAreReported plants remote data that no segment owns, through a
+// listing that reports one object more than the disk holds, and a stray
+// file.
+func TestOrphansAreReported(t *testing.T) {
+	extra := tiered.UUID{9, 9, 9}
+	for name, objects := range map[string]func(fs vfs.FS, dir string) ([]tiered.UUID, []string, error){
+		"unknown segment": func(fs vfs.FS, dir string) ([]tiered.UUID, []string, error) {
+			ids, strays, err := broker.LocalfsObjects(fs, dir)
+			return append(ids, extra), strays, err
+		},
+		"stray file": func(fs vfs.FS, dir string) ([]tiered.UUID, []string, error) {
+			ids, strays, err := broker.LocalfsObjects(fs, dir)
+			return ids, append(strays, dir+"/junk"), err
+		},
+	} {
+		res, err := broker.Run(broker.Config{Seed: 1, Objects: objects})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.OK() || res.Violations[0].Invariant != broker.InvNoOrphans {
+			t.Errorf("%s: violations %v, want %s", name, res.Violations, broker.InvNoOrphans)
+		}
+	}
+}
+
+func TestLocalfsObjectsListsSegments(t *testing.T) {
+	fs := vfs.NewMem()
+	id := tiered.UUID{1, 2, 3}
+	for _, p := range []string{"/r/p-0/" + id.String() + ".seg", "/r/p-0/x.seg.tmp-1", "/r/loose"} {
+		if err := fs.MkdirAll(fs.PathDir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		f, err := fs.Create(p, vfs.WriteCategoryUnspecified)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = f.Close()
+	}
+	ids, strays, err := broker.LocalfsObjects(fs, "/r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 1 || ids[0] != id || len(strays) != 2 {
+		t.Fatalf("ids %v strays %v", ids, strays)
+	}
 }

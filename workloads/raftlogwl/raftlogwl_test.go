@@ -47,6 +47,13 @@ func TestBuiltinSuitesRunOnMemoryAndPhysical(t *testing.T) {
 					physical++
 				}
 				o, err := workloads.Run(context.Background(), &s, engine, workloads.Config{Seed: 3, Dir: t.TempDir(), ProbeDuration: 30 * time.Millisecond})
+				if err == nil && o.Ops+o.Missed == 0 {
+					// One fsync on a loaded machine can outlast the short
+					// window: give it ten times as long before judging.
+					long := s.Clone()
+					long.Duration *= 10
+					o, err = workloads.Run(context.Background(), &long, engine, workloads.Config{Seed: 3, Dir: t.TempDir(), ProbeDuration: 30 * time.Millisecond})
+				}
 				if err != nil {
 					t.Fatalf("%s on %s: %v", s.Name, engine, err)
 				}

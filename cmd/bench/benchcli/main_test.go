@@ -16,7 +16,7 @@ func TestRunWritesResultsAndReport(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "runs", "one")
 	code, stdout, stderr := runMain(t, "run", "--engines", "memory,physical", "--workloads", "append,hardstate",
-		"--duration", "80ms", "--warmup", "20ms", "--count", "2", "--seed", "7", "--out", out, "--scratch", dir)
+		"--duration", "300ms", "--warmup", "20ms", "--count", "2", "--seed", "7", "--out", out, "--scratch", dir)
 	if code != ExitOK {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}

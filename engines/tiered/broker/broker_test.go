@@ -2,7 +2,9 @@ package broker_test
 
 import (
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -140,10 +142,8 @@ func TestMutantsCaught(t *testing.T) {
 			fmt.Fprintf(&table, "%-40s %-12s\n", m.Name, "MISSED")
 			continue
 		}
-		for c := range fails {
-			fmt.Fprintf(&table, "%-40s %-12s %-6s %s\n", m.Name, "suite", "-", c)
-			break
-		}
+		cases := slices.Sorted(maps.Keys(fails))
+		fmt.Fprintf(&table, "%-40s %-12s %-6s %s\n", m.Name, "suite", "-", strings.Join(cases, ", "))
 	}
 	for n := range mustCatch {
 		if !found[n] {

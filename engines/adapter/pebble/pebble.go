@@ -127,7 +127,7 @@ func (e *Engine) load() error {
 		if cfg.Name != string(it.Key()[1:]) {
 			return fmt.Errorf("%w: config under %q names shard %q", adapter.ErrCorrupt, it.Key()[1:], cfg.Name)
 		}
-		v, err := e.get(nextKey(cfg.Name))
+		v, err := e.get(e.db, nextKey(cfg.Name))
 		if err != nil {
 			return fmt.Errorf("pebble: shard %q next offset: %w", cfg.Name, err)
 		}
@@ -142,8 +142,8 @@ func (e *Engine) load() error {
 
 // get returns a copy of the value at key, or an error wrapping
 // pebbledb.ErrNotFound.
-func (e *Engine) get(key []byte) ([]byte, error) {
-	v, closer, err := e.db.Get(key)
+func (e *Engine) get(rd pebbledb.Reader, key []byte) ([]byte, error) {
+	v, closer, err := rd.Get(key)
 	if err != nil {
 		return nil, err
 	}
@@ -351,8 +351,8 @@ func (e *Engine) BatchWrite(ctx context.Context, name string, rs []adapter.Recor
 }
 
 // iter opens an iterator over [lo, hi).
-func (e *Engine) iter(lo, hi []byte) (*pebbledb.Iterator, error) {
-	it, err := e.db.NewIter(&pebbledb.IterOptions{LowerBound: lo, UpperBound: hi})
+func (e *Engine) iter(rd pebbledb.Reader, lo, hi []byte) (*pebbledb.Iterator, error) {
+	it, err := rd.NewIter(&pebbledb.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return nil, fmt.Errorf("pebble: iterator: %w", err)
 	}
@@ -361,9 +361,9 @@ func (e *Engine) iter(lo, hi []byte) (*pebbledb.Iterator, error) {
 
 // scanRecords calls fn for each live record with offset >= from until fn
 // returns false.
-func (e *Engine) scanRecords(name string, from uint64, fn func(adapter.Record) bool) error {
+func (e *Engine) scanRecords(rd pebbledb.Reader, name string, from uint64, fn func(adapter.Record) bool) error {
 	pre := shardPrefix(pRecord, name)
-	it, err := e.iter(recordKey(name, from), successor(pre))
+	it, err := e.iter(rd, recordKey(name, from), successor(pre))
 	if err != nil {
 		return err
 	}
@@ -385,19 +385,19 @@ func (e *Engine) scanRecords(name string, from uint64, fn func(adapter.Record) b
 }
 
 // record reads the live record at offset o; ok is false if there is none.
-func (e *Engine) record(name string, o uint64) (adapter.Record, bool, error) {
-	v, err := e.get(recordKey(name, o))
+func (e *Engine) record(rd pebbledb.Reader, name string, o uint64) (adapter.Record, bool, error) {
+	v, err := e.get(rd, recordKey(name, o))
 	if errors.Is(err, pebbledb.ErrNotFound) {
 		return adapter.Record{}, false, nil
 	}
 	if err != nil {
 		return adapter.Record{}, false, fmt.Errorf("pebble: read %q at %d: %w", name, o, err)
 	}
-	r, err := decodeRecord(o, v)
+	rec, err := decodeRecord(o, v)
 	if err != nil {
 		return adapter.Record{}, false, fmt.Errorf("pebble: shard %q: %w", name, err)
 	}
-	return r, true, nil
+	return rec, true, nil
 }
 
 func (e *Engine) ReadByOffset(ctx context.Context, name string, offset uint64, limit int) ([]adapter.Record, error) {
@@ -407,8 +407,12 @@ func (e *Engine) ReadByOffset(ctx context.Context, name string, offset uint64, l
 	if _, err := e.lookup(ctx, name); err != nil {
 		return nil, err
 	}
+	// One snapshot for the whole read, so that an index entry and the
+	// record it names are seen at the same moment.
+	snap := e.db.NewSnapshot()
+	defer snap.Close()
 	var out []adapter.Record
-	err := e.scanRecords(name, offset, func(r adapter.Record) bool {
+	err := e.scanRecords(snap, name, offset, func(r adapter.Record) bool {
 		out = append(out, r)
 		return len(out) < limit
 	})
@@ -434,14 +438,18 @@ func (e *Engine) ReadByTag(ctx context.Context, name, tag string, offset uint64,
 	if _, err := e.lookup(ctx, name); err != nil {
 		return nil, err
 	}
-	it, err := e.iter(indexKey(pTag, name, tag, offset), successor(namePrefix(pTag, name, tag)))
+	// One snapshot for the whole read, so that an index entry and the
+	// record it names are seen at the same moment.
+	snap := e.db.NewSnapshot()
+	defer snap.Close()
+	it, err := e.iter(snap, indexKey(pTag, name, tag, offset), successor(namePrefix(pTag, name, tag)))
 	if err != nil {
 		return nil, err
 	}
 	defer it.Close()
 	var out []adapter.Record
 	for it.First(); it.Valid() && len(out) < limit; it.Next() {
-		r, ok, err := e.record(name, lastOffset(it.Key()))
+		r, ok, err := e.record(snap, name, lastOffset(it.Key()))
 		if err != nil {
 			return nil, err
 		}
@@ -459,14 +467,18 @@ func (e *Engine) ReadByKey(ctx context.Context, name, key string) (adapter.Recor
 	if _, err := e.lookup(ctx, name); err != nil {
 		return adapter.Record{}, err
 	}
+	// One snapshot for the whole read, so that an index entry and the
+	// record it names are seen at the same moment.
+	snap := e.db.NewSnapshot()
+	defer snap.Close()
 	pre := namePrefix(pKey, name, key)
-	it, err := e.iter(pre, successor(pre))
+	it, err := e.iter(snap, pre, successor(pre))
 	if err != nil {
 		return adapter.Record{}, err
 	}
 	defer it.Close()
 	for it.Last(); it.Valid(); it.Prev() {
-		r, ok, err := e.record(name, lastOffset(it.Key()))
+		r, ok, err := e.record(snap, name, lastOffset(it.Key()))
 		if err != nil {
 			return adapter.Record{}, err
 		}
@@ -502,7 +514,7 @@ func (e *Engine) DeleteByOffset(ctx context.Context, name string, offset uint64)
 		return err
 	}
 	defer s.mu.Unlock()
-	r, ok, err := e.record(name, offset)
+	r, ok, err := e.record(e.db, name, offset)
 	if err != nil {
 		return err
 	}
@@ -522,13 +534,13 @@ func (e *Engine) DeleteByKey(ctx context.Context, name, key string) error {
 	}
 	defer s.mu.Unlock()
 	pre := namePrefix(pKey, name, key)
-	it, err := e.iter(pre, successor(pre))
+	it, err := e.iter(e.db, pre, successor(pre))
 	if err != nil {
 		return err
 	}
 	var rs []adapter.Record
 	for it.First(); it.Valid(); it.Next() {
-		r, ok, err := e.record(name, lastOffset(it.Key()))
+		r, ok, err := e.record(e.db, name, lastOffset(it.Key()))
 		if err != nil {
 			_ = it.Close()
 			return err
@@ -550,11 +562,15 @@ func (e *Engine) OffsetByTimestamp(ctx context.Context, name string, ts int64) (
 	if _, err := e.lookup(ctx, name); err != nil {
 		return 0, err
 	}
+	// One snapshot for the whole read, so that an index entry and the
+	// record it names are seen at the same moment.
+	snap := e.db.NewSnapshot()
+	defer snap.Close()
 	// The first record with Timestamp >= ts raised the running maximum to
 	// its timestamp: the time index finds it, and live records that qualify
 	// can only come at or after it.
 	pre := shardPrefix(pTime, name)
-	it, err := e.iter(timeKey(name, max(ts, 0), 0), successor(pre))
+	it, err := e.iter(snap, timeKey(name, max(ts, 0), 0), successor(pre))
 	if err != nil {
 		return 0, err
 	}
@@ -568,7 +584,7 @@ func (e *Engine) OffsetByTimestamp(ctx context.Context, name string, ts int64) (
 	}
 	var found *uint64
 	if first {
-		err = e.scanRecords(name, from, func(r adapter.Record) bool {
+		err = e.scanRecords(snap, name, from, func(r adapter.Record) bool {
 			if r.Timestamp >= ts {
 				o := r.Offset
 				found = &o
@@ -596,7 +612,7 @@ func (e *Engine) OffsetByGroup(ctx context.Context, group, name string) (uint64,
 	if _, err := e.lookup(ctx, name); err != nil {
 		return 0, err
 	}
-	v, err := e.get(groupKey(name, group))
+	v, err := e.get(e.db, groupKey(name, group))
 	if errors.Is(err, pebbledb.ErrNotFound) {
 		return 0, fmt.Errorf("%w: group %q has no offset in shard %q", adapter.ErrNotFound, group, name)
 	}

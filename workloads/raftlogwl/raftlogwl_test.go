@@ -105,8 +105,11 @@ func TestMixedOperations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// With two workers a read can lose its entry to the other worker's
+	// purge (compacted) or truncate (not_found) between choosing an index
+	// and reading it; the loop above shows one worker alone meets no error.
 	for kind := range o.Errors {
-		if kind != "compacted" {
+		if kind != "compacted" && kind != "not_found" {
 			t.Errorf("concurrent mix: errors %v", o.Errors)
 		}
 	}

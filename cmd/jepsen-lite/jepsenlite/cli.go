@@ -254,6 +254,7 @@ func listMain(stdout io.Writer) int {
 	}
 	listAdapterEngines(stdout)
 	listStreamsEngines(stdout)
+	listTieredEngines(stdout)
 	fmt.Fprintln(stdout, "nemeses:")
 	for _, n := range faults.Nemeses() {
 		fmt.Fprintf(stdout, "  %s\n", n.Name())
@@ -265,6 +266,7 @@ func listMain(stdout io.Writer) int {
 	}
 	listAdapterMutants(stdout)
 	listStreamsMutants(stdout)
+	listTieredMutants(stdout)
 	return ExitPass
 }
 

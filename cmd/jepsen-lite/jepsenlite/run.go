@@ -67,6 +67,8 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
+	// Raftlog engines answer to their family name too, as in bench.
+	c.Engine = strings.TrimPrefix(c.Engine, "raftlog/")
 	if c.Target == "" {
 		c.Target = "auto"
 	}

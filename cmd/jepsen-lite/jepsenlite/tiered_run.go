@@ -49,6 +49,25 @@ type TieredResult struct {
 	Wall    time.Duration
 }
 
+// listTieredEngines lists the tiered engines, named by metadata manager
+// (the storage is localfs); mutants are listed with the other mutants.
+func listTieredEngines(w io.Writer) {
+	for _, n := range tiered.RLMMs() {
+		if !strings.HasPrefix(n, "mutant/") {
+			fmt.Fprintf(w, "  %s%s\n", TieredPrefix, n)
+		}
+	}
+}
+
+// listTieredMutants lists the planted-bug storage and metadata managers.
+func listTieredMutants(w io.Writer) {
+	for _, n := range append(tiered.RSMs(), tiered.RLMMs()...) {
+		if strings.HasPrefix(n, "mutant/") {
+			fmt.Fprintf(w, "  %s%s\n", TieredPrefix, n)
+		}
+	}
+}
+
 // tieredPair resolves an engine name to a storage and a metadata manager.
 func tieredPair(engine string) (rsm, rlmm string, err error) {
 	name := strings.TrimPrefix(engine, TieredPrefix)

@@ -5,7 +5,11 @@
 // with the fault windows).
 //
 // The per-SPI parts (the operations, the sequential model, the recording
-// client) live in sub-packages such as raftlogmodel.
+// client) live in sub-packages such as raftlogmodel. They share the rest:
+// Op is one recorded operation of a history file, whatever its input and
+// output types; WriteJSON and ReadJSON write and read history files (the
+// write is atomic); FaultLog records fault windows; Check runs porcupine
+// and gives a Result with the Verdict and the annotated timeline.
 //
 // # Time
 //

@@ -3,6 +3,8 @@ package linearizability
 import (
 	"fmt"
 	"io"
+	"slices"
+	"sync"
 
 	"github.com/anishathalye/porcupine"
 )
@@ -64,4 +66,45 @@ func Visualize(w io.Writer, model porcupine.Model, info porcupine.LinearizationI
 		return fmt.Errorf("linearizability: timeline: %w", err)
 	}
 	return nil
+}
+
+// FaultLog records fault windows on a clock. It is safe for concurrent use.
+type FaultLog struct {
+	clock Clock
+
+	mu      sync.Mutex
+	windows []FaultWindow
+}
+
+// NewFaultLog returns a log stamping with clock.
+func NewFaultLog(clock Clock) *FaultLog { return &FaultLog{clock: clock} }
+
+// Open records the start of a fault and returns its handle.
+func (l *FaultLog) Open(nemesis, detail string) int {
+	now := l.clock.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.windows = append(l.windows, FaultWindow{Nemesis: nemesis, Detail: detail, Start: now, End: Infinity})
+	return len(l.windows) - 1
+}
+
+// Close records the end of fault w, adding more (if any) to its detail.
+func (l *FaultLog) Close(w int, more string) {
+	now := l.clock.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.windows[w].End = now
+	if more != "" {
+		if l.windows[w].Detail != "" {
+			l.windows[w].Detail += "; "
+		}
+		l.windows[w].Detail += more
+	}
+}
+
+// Windows returns a copy of the fault windows.
+func (l *FaultLog) Windows() []FaultWindow {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.windows)
 }

@@ -2,9 +2,7 @@ package adaptermodel
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
 	"sync"
 
@@ -15,14 +13,7 @@ import (
 )
 
 // Op is one operation of a history.
-type Op struct {
-	Client int    `json:"client"`
-	Input  Input  `json:"in"`
-	Output Output `json:"out"`
-	Call   int64  `json:"call"`
-	// Return is linearizability.Infinity for an unknown, unbounded outcome.
-	Return int64 `json:"ret"`
-}
+type Op = linearizability.Op[Input, Output]
 
 // History is a recorded run: what the checker needs, and what a reader
 // needs to replay it.
@@ -49,58 +40,37 @@ type History struct {
 }
 
 // Operations converts the history for porcupine.
-func (h *History) Operations() []porcupine.Operation {
-	ops := make([]porcupine.Operation, len(h.Ops))
-	for i, op := range h.Ops {
-		ops[i] = porcupine.Operation{ClientId: op.Client, Input: op.Input, Call: op.Call, Output: op.Output, Return: op.Return}
-	}
-	return ops
-}
+func (h *History) Operations() []porcupine.Operation { return linearizability.Operations(h.Ops) }
 
-// WriteFile writes the history as JSON.
-func (h *History) WriteFile(path string) error {
-	b, err := json.MarshalIndent(h, "", " ")
-	if err != nil {
-		return fmt.Errorf("adaptermodel: encode history: %w", err)
-	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("adaptermodel: write history: %w", err)
-	}
-	return nil
-}
+// WriteFile writes the history as JSON, atomically.
+func (h *History) WriteFile(path string) error { return linearizability.WriteJSON(path, h) }
 
 // ReadFile reads a history written by WriteFile.
 func ReadFile(path string) (*History, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
+	var h History
+	if err := linearizability.ReadJSON(path, &h); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadHistory, err)
 	}
-	var h History
-	if err := json.Unmarshal(b, &h); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrBadHistory, path, err)
-	}
-	for i, op := range h.Ops {
-		if op.Return < op.Call {
-			return nil, fmt.Errorf("%w: op %d returns at %d before its call at %d", ErrBadHistory, i, op.Return, op.Call)
-		}
+	if err := linearizability.CheckTimes(h.Ops); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadHistory, err)
 	}
 	return &h, nil
 }
 
 // Recorder records operations on one clock. It is safe for concurrent use.
 type Recorder struct {
-	clock linearizability.Clock
+	clock  linearizability.Clock
+	faults *linearizability.FaultLog
 
-	mu      sync.Mutex
-	ops     []Op
-	done    []bool
-	open    map[int]struct{} // called, not returned
-	windows []linearizability.FaultWindow
+	mu   sync.Mutex
+	ops  []Op
+	done []bool
+	open map[int]struct{} // called, not returned
 }
 
 // NewRecorder returns a recorder stamping with clock.
 func NewRecorder(clock linearizability.Clock) *Recorder {
-	return &Recorder{clock: clock, open: map[int]struct{}{}}
+	return &Recorder{clock: clock, open: map[int]struct{}{}, faults: linearizability.NewFaultLog(clock)}
 }
 
 // Call records the call of in by client and returns the operation's id.
@@ -148,27 +118,10 @@ func (r *Recorder) CutOff(why string) {
 }
 
 // OpenWindow records the start of a fault and returns its handle.
-func (r *Recorder) OpenWindow(nemesis, detail string) int {
-	now := r.clock.Now()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.windows = append(r.windows, linearizability.FaultWindow{Nemesis: nemesis, Detail: detail, Start: now, End: linearizability.Infinity})
-	return len(r.windows) - 1
-}
+func (r *Recorder) OpenWindow(nemesis, detail string) int { return r.faults.Open(nemesis, detail) }
 
 // CloseWindow records the end of fault w, adding to its detail.
-func (r *Recorder) CloseWindow(w int, more string) {
-	now := r.clock.Now()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.windows[w].End = now
-	if more != "" {
-		if r.windows[w].Detail != "" {
-			r.windows[w].Detail += "; "
-		}
-		r.windows[w].Detail += more
-	}
-}
+func (r *Recorder) CloseWindow(w int, more string) { r.faults.Close(w, more) }
 
 // Ops returns a copy of the operations; those still pending are unknown at
 // infinity.
@@ -186,8 +139,4 @@ func (r *Recorder) Ops() []Op {
 }
 
 // Windows returns a copy of the fault windows.
-func (r *Recorder) Windows() []linearizability.FaultWindow {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.windows)
-}
+func (r *Recorder) Windows() []linearizability.FaultWindow { return r.faults.Windows() }

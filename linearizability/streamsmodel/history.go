@@ -14,14 +14,7 @@ import (
 )
 
 // Op is one operation of a history.
-type Op struct {
-	Client int    `json:"client"`
-	Input  Input  `json:"in"`
-	Output Output `json:"out"`
-	Call   int64  `json:"call"`
-	// Return is linearizability.Infinity for an unknown, unbounded outcome.
-	Return int64 `json:"ret"`
-}
+type Op = linearizability.Op[Input, Output]
 
 // History is a recorded run of a streams store.
 type History struct {
@@ -45,32 +38,16 @@ type History struct {
 const ModelName = "streams"
 
 // Operations converts the history for porcupine.
-func (h *History) Operations() []porcupine.Operation {
-	ops := make([]porcupine.Operation, len(h.Ops))
-	for i, op := range h.Ops {
-		ops[i] = porcupine.Operation{ClientId: op.Client, Input: op.Input, Call: op.Call, Output: op.Output, Return: op.Return}
-	}
-	return ops
-}
+func (h *History) Operations() []porcupine.Operation { return linearizability.Operations(h.Ops) }
 
-// WriteFile writes the history as JSON.
-func (h *History) WriteFile(path string) error {
-	b, err := json.MarshalIndent(h, "", " ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
+// WriteFile writes the history as JSON, atomically.
+func (h *History) WriteFile(path string) error { return linearizability.WriteJSON(path, h) }
 
 // ReadFile reads a history written by WriteFile.
 func ReadFile(path string) (*History, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
 	var h History
-	if err := json.Unmarshal(b, &h); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrHistory, path, err)
+	if err := linearizability.ReadJSON(path, &h); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrHistory, err)
 	}
 	if h.Model != ModelName {
 		return nil, fmt.Errorf("%w: %s is a %q history, not %q", ErrHistory, path, h.Model, ModelName)
@@ -96,17 +73,17 @@ func IsHistory(path string) bool {
 
 // Recorder records a history; its methods are safe for concurrent use.
 type Recorder struct {
-	clock linearizability.Clock
+	clock  linearizability.Clock
+	faults *linearizability.FaultLog
 
-	mu      sync.Mutex
-	ops     []Op
-	open    map[int]struct{}
-	windows []linearizability.FaultWindow
+	mu   sync.Mutex
+	ops  []Op
+	open map[int]struct{}
 }
 
 // NewRecorder returns a recorder stamping with clock.
 func NewRecorder(clock linearizability.Clock) *Recorder {
-	return &Recorder{clock: clock, open: map[int]struct{}{}}
+	return &Recorder{clock: clock, open: map[int]struct{}{}, faults: linearizability.NewFaultLog(clock)}
 }
 
 // Call records the call of in by client and returns the operation's id.
@@ -159,28 +136,17 @@ func (r *Recorder) CutOff(why string) {
 }
 
 // OpenWindow records the start of a fault and returns its handle.
-func (r *Recorder) OpenWindow(nemesis, detail string) int {
-	now := r.clock.Now()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.windows = append(r.windows, linearizability.FaultWindow{Nemesis: nemesis, Detail: detail, Start: now, End: linearizability.Infinity})
-	return len(r.windows) - 1
-}
+func (r *Recorder) OpenWindow(nemesis, detail string) int { return r.faults.Open(nemesis, detail) }
 
 // CloseWindow records the end of fault w.
-func (r *Recorder) CloseWindow(w int) {
-	now := r.clock.Now()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.windows[w].End = now
-}
+func (r *Recorder) CloseWindow(w int) { r.faults.Close(w, "") }
 
 // History returns the recorded history; operations still open are
 // unknown at infinity.
 func (r *Recorder) History() *History {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	h := &History{Model: ModelName, Ops: slices.Clone(r.ops), Faults: slices.Clone(r.windows)}
+	h := &History{Model: ModelName, Ops: slices.Clone(r.ops), Faults: r.faults.Windows()}
 	for id := range r.open {
 		if h.Ops[id].Output.Err != ErrUnknown {
 			h.Ops[id].Output = Unknown("no response")

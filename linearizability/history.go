@@ -1,0 +1,80 @@
+package linearizability
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/anishathalye/porcupine"
+)
+
+// Op is one operation of a recorded history, as a history file holds it.
+// Each model instantiates it with its own input and output types.
+type Op[In, Out any] struct {
+	Client int   `json:"client"`
+	Input  In    `json:"in"`
+	Output Out   `json:"out"`
+	Call   int64 `json:"call"`
+	// Return is Infinity for an unknown, unbounded outcome.
+	Return int64 `json:"ret"`
+}
+
+// Operations converts recorded operations for porcupine.
+func Operations[In, Out any](ops []Op[In, Out]) []porcupine.Operation {
+	out := make([]porcupine.Operation, len(ops))
+	for i, op := range ops {
+		out[i] = porcupine.Operation{ClientId: op.Client, Input: op.Input, Call: op.Call, Output: op.Output, Return: op.Return}
+	}
+	return out
+}
+
+// CheckTimes reports the first operation that returns before its call.
+func CheckTimes[In, Out any](ops []Op[In, Out]) error {
+	for i, op := range ops {
+		if op.Return < op.Call {
+			return fmt.Errorf("op %d returns at %d before its call at %d", i, op.Return, op.Call)
+		}
+	}
+	return nil
+}
+
+// WriteJSON writes v to path as indented JSON, atomically: a reader sees
+// the old file or the whole new one, never a part.
+func WriteJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", " ")
+	if err != nil {
+		return fmt.Errorf("linearizability: encode %s: %w", path, err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("linearizability: write %s: %w", path, err)
+	}
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+		return fmt.Errorf("linearizability: write %s: %w", path, err)
+	}
+	return nil
+}
+
+// ReadJSON decodes the JSON file at path into v. The error names the file.
+func ReadJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}

@@ -1,16 +1,11 @@
 package raftlogtest
 
 import (
-	"context"
-	"fmt"
-	"io"
-	"os"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
+	"github.com/ordeal-dev/ordeal/internal/casetest"
 )
 
 // Harness describes an engine to the suite.
@@ -119,147 +114,16 @@ func hasCase(name string) bool {
 	return false
 }
 
-// runRecorded runs c on a recorder in its own goroutine, so that FailNow and
-// SkipNow can end it with runtime.Goexit, then runs its cleanups.
-func runRecorded(c testCase, s *suite) *recorder {
-	r := &recorder{name: c.name}
-	r.ctx, r.cancel = context.WithCancel(context.Background())
-	r.goRun(func() { c.run(r, s) })
-	r.cancel()
-	for {
-		r.mu.Lock()
-		n := len(r.cleanups)
-		if n == 0 {
-			r.mu.Unlock()
-			break
-		}
-		f := r.cleanups[n-1]
-		r.cleanups = r.cleanups[:n-1]
-		r.mu.Unlock()
-		r.goRun(f)
-	}
-	return r
+// recorded is what runRecorded saw a case do.
+type recorded struct {
+	failed, skipped bool
+	first, skipMsg  string
+	msgs            []string // every failure message, in order
 }
 
-// recorder is a testing.TB that records failures instead of reporting them.
-// The embedded TB is nil: it only provides the interface's private method;
-// every method a case may call is overridden.
-type recorder struct {
-	testing.TB
-	name   string
-	ctx    context.Context
-	cancel context.CancelFunc
-
-	mu       sync.Mutex
-	failed   bool
-	skipped  bool
-	first    string
-	msgs     []string // every failure message, in order
-	skipMsg  string
-	cleanups []func()
-}
-
-// goRun runs f in a new goroutine and waits for it, recovering a panic as a
-// failure.
-func (r *recorder) goRun(f func()) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer func() {
-			if p := recover(); p != nil {
-				r.fail(fmt.Sprintf("panic: %v", p))
-			}
-		}()
-		f()
-	}()
-	<-done
-}
-
-func (r *recorder) fail(msg string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	msg = strings.TrimSpace(msg)
-	if !r.failed || r.first == "" {
-		r.first = msg
-	}
-	if msg != "" {
-		r.msgs = append(r.msgs, msg)
-	}
-	r.failed = true
-}
-
-func (r *recorder) Helper()                           {}
-func (r *recorder) Name() string                      { return r.name }
-func (r *recorder) Log(args ...any)                   {}
-func (r *recorder) Logf(format string, args ...any)   {}
-func (r *recorder) Attr(key, value string)            {}
-func (r *recorder) Output() io.Writer                 { return io.Discard }
-func (r *recorder) Context() context.Context          { return r.ctx }
-func (r *recorder) Error(args ...any)                 { r.fail(fmt.Sprintln(args...)) }
-func (r *recorder) Errorf(format string, args ...any) { r.fail(fmt.Sprintf(format, args...)) }
-func (r *recorder) Fail()                             { r.fail("") }
-
-func (r *recorder) FailNow() {
-	r.Fail()
-	runtime.Goexit()
-}
-
-func (r *recorder) Fatal(args ...any) {
-	r.Error(args...)
-	runtime.Goexit()
-}
-
-func (r *recorder) Fatalf(format string, args ...any) {
-	r.Errorf(format, args...)
-	runtime.Goexit()
-}
-
-func (r *recorder) Failed() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.failed
-}
-
-func (r *recorder) Skip(args ...any) { r.skip(fmt.Sprintln(args...)) }
-
-func (r *recorder) Skipf(format string, args ...any) { r.skip(fmt.Sprintf(format, args...)) }
-
-func (r *recorder) SkipNow() { r.skip("") }
-
-func (r *recorder) skip(msg string) {
-	r.mu.Lock()
-	r.skipped, r.skipMsg = true, strings.TrimSpace(msg)
-	r.mu.Unlock()
-	runtime.Goexit()
-}
-
-func (r *recorder) Skipped() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.skipped
-}
-
-func (r *recorder) Cleanup(f func()) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.cleanups = append(r.cleanups, f)
-}
-
-func (r *recorder) TempDir() string {
-	dir, err := os.MkdirTemp("", "raftlogtest-")
-	if err != nil {
-		r.Fatalf("raftlogtest: temp dir: %v", err)
-	}
-	r.Cleanup(func() { _ = os.RemoveAll(dir) })
-	return dir
-}
-
-func (r *recorder) ArtifactDir() string { return r.TempDir() }
-
-func (r *recorder) Setenv(key, value string) {
-	r.Fatalf("raftlogtest: Setenv(%q) is not available to recorded cases", key)
-}
-
-func (r *recorder) Chdir(dir string) {
-	r.Fatalf("raftlogtest: Chdir(%q) is not available to recorded cases", dir)
+// runRecorded runs c on a recording testing.TB, in its own goroutine so that
+// FailNow and SkipNow can end it with runtime.Goexit, then runs its cleanups.
+func runRecorded(c testCase, s *suite) recorded {
+	r := casetest.Record(casetest.Case[*suite]{Name: c.name, Run: c.run}, s)
+	return recorded{failed: r.Failed, skipped: r.Skipped, first: r.First(), skipMsg: r.SkipMsg, msgs: r.Msgs}
 }

@@ -29,6 +29,54 @@ func Operations[In, Out any](ops []Op[In, Out]) []porcupine.Operation {
 	return out
 }
 
+// History is a recorded run as its file holds it: what the checker needs,
+// and what a reader needs to replay it. In and Out are the model's
+// operation types, Traits the engine's declarations the model uses
+// (struct{} for a model without any).
+type History[In, Out, Traits any] struct {
+	// Model names the model of a family whose files must tell themselves
+	// apart from others' ("streams"); empty for the rest.
+	Model string `json:"model,omitempty"`
+	// Engine is the engine's name.
+	Engine string `json:"engine"`
+	// Traits are the engine's declarations the model uses.
+	Traits Traits `json:"traits,omitzero"`
+	// Seed drove the workload and the faults.
+	Seed uint64 `json:"seed"`
+	// Nemeses names the nemeses of the run.
+	Nemeses []string `json:"nemeses,omitempty"`
+	// Clock is "logical" or "monotonic".
+	Clock string `json:"clock,omitempty"`
+	// Ops are the operations, in call order.
+	Ops []Op[In, Out] `json:"ops"`
+	// Faults are the fault windows.
+	Faults []FaultWindow `json:"faults,omitempty"`
+	// Failures are engine panics, hangs and failed recoveries: each is a
+	// violation in itself.
+	Failures []string `json:"failures,omitempty"`
+	// Command replays the run.
+	Command string `json:"command,omitempty"`
+}
+
+// Operations converts the history for porcupine.
+func (h *History[In, Out, Traits]) Operations() []porcupine.Operation { return Operations(h.Ops) }
+
+// WriteFile writes the history as JSON, atomically.
+func (h *History[In, Out, Traits]) WriteFile(path string) error { return WriteJSON(path, h) }
+
+// ReadHistory reads a history written by WriteFile and checks that no
+// operation returns before its call.
+func ReadHistory[In, Out, Traits any](path string) (*History[In, Out, Traits], error) {
+	var h History[In, Out, Traits]
+	if err := ReadJSON(path, &h); err != nil {
+		return nil, err
+	}
+	if err := CheckTimes(h.Ops); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &h, nil
+}
+
 // CheckTimes reports the first operation that returns before its call.
 func CheckTimes[In, Out any](ops []Op[In, Out]) error {
 	for i, op := range ops {

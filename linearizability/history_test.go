@@ -172,3 +172,60 @@ func TestFaultLog(t *testing.T) {
 		t.Fatal("an open window does not end at infinity")
 	}
 }
+
+func TestHistoryFile(t *testing.T) {
+	type traits struct {
+		Durable bool `json:"durable"`
+	}
+	dir := t.TempDir()
+	tests := []struct {
+		name    string
+		h       linearizability.History[regIn, regOut, traits]
+		absent  []string
+		present []string
+	}{
+		{"plain", linearizability.History[regIn, regOut, traits]{Engine: "mem", Seed: 3, Clock: "logical",
+			Traits: traits{Durable: true}, Ops: []regOp{{Client: 1, Call: 1, Return: 2}}},
+			[]string{`"model"`, `"faults"`, `"failures"`}, []string{`"durable": true`, `"clock": "logical"`}},
+		{"named", linearizability.History[regIn, regOut, traits]{Model: "reg", Engine: "mem", Failures: []string{"boom"}},
+			[]string{`"traits"`, `"clock"`}, []string{`"model": "reg"`, `"failures"`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, tc.name+".json")
+			if err := tc.h.WriteFile(path); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range tc.absent {
+				if bytes.Contains(b, []byte(s)) {
+					t.Errorf("file holds %s:\n%s", s, b)
+				}
+			}
+			for _, s := range tc.present {
+				if !bytes.Contains(b, []byte(s)) {
+					t.Errorf("file lacks %s:\n%s", s, b)
+				}
+			}
+			got, err := linearizability.ReadHistory[regIn, regOut, traits](path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Model != tc.h.Model || got.Engine != tc.h.Engine || got.Traits != tc.h.Traits || got.Clock != tc.h.Clock ||
+				len(got.Ops) != len(tc.h.Ops) || len(got.Failures) != len(tc.h.Failures) || len(got.Operations()) != len(tc.h.Ops) {
+				t.Fatalf("read %+v, wrote %+v", got, tc.h)
+			}
+		})
+	}
+	bad := linearizability.History[regIn, regOut, traits]{Ops: []regOp{{Call: 9, Return: 3}}}
+	path := filepath.Join(dir, "bad.json")
+	if err := bad.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := linearizability.ReadHistory[regIn, regOut, traits](path); err == nil {
+		t.Fatal("a return before its call was read")
+	}
+}

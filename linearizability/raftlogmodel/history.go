@@ -5,8 +5,6 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/anishathalye/porcupine"
-
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
 	"github.com/ordeal-dev/ordeal/linearizability"
 )
@@ -16,44 +14,15 @@ type Op = linearizability.Op[Input, Output]
 
 // History is a recorded run: what the checker needs, and what a reader
 // needs to replay it.
-type History struct {
-	// Engine is the engine's registered name.
-	Engine string `json:"engine"`
-	// Traits are the engine's declarations the model uses.
-	Traits Traits `json:"traits"`
-	// Seed drove the workload and the faults.
-	Seed uint64 `json:"seed"`
-	// Nemeses names the nemeses of the run.
-	Nemeses []string `json:"nemeses,omitempty"`
-	// Clock is "logical" or "monotonic".
-	Clock string `json:"clock"`
-	// Ops are the operations, in call order.
-	Ops []Op `json:"ops"`
-	// Faults are the fault windows.
-	Faults []linearizability.FaultWindow `json:"faults,omitempty"`
-	// Failures are engine panics, hangs and failed recoveries: each is a
-	// violation in itself.
-	Failures []string `json:"failures,omitempty"`
-	// Command replays the run.
-	Command string `json:"command,omitempty"`
-}
+type History = linearizability.History[Input, Output, Traits]
 
-// Operations converts the history for porcupine.
-func (h *History) Operations() []porcupine.Operation { return linearizability.Operations(h.Ops) }
-
-// WriteFile writes the history as JSON, atomically.
-func (h *History) WriteFile(path string) error { return linearizability.WriteJSON(path, h) }
-
-// ReadFile reads a history written by WriteFile.
+// ReadFile reads a history written by History.WriteFile.
 func ReadFile(path string) (*History, error) {
-	var h History
-	if err := linearizability.ReadJSON(path, &h); err != nil {
+	h, err := linearizability.ReadHistory[Input, Output, Traits](path)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadHistory, err)
 	}
-	if err := linearizability.CheckTimes(h.Ops); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadHistory, err)
-	}
-	return &h, nil
+	return h, nil
 }
 
 // Recorder records operations on one clock. It is safe for concurrent use.

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/anishathalye/porcupine"
-
 	"github.com/ordeal-dev/ordeal/engines/streams"
 	"github.com/ordeal-dev/ordeal/linearizability"
 )
@@ -16,43 +14,22 @@ import (
 // Op is one operation of a history.
 type Op = linearizability.Op[Input, Output]
 
-// History is a recorded run of a streams store.
-type History struct {
-	// Model is "streams": it tells a streams history from others.
-	Model  string `json:"model"`
-	Engine string `json:"engine"`
-	Seed   uint64 `json:"seed"`
-	// Nemeses names the nemeses of the run.
-	Nemeses []string `json:"nemeses,omitempty"`
-	Ops     []Op     `json:"ops"`
-	// Faults are the fault windows.
-	Faults []linearizability.FaultWindow `json:"faults,omitempty"`
-	// Failures are engine panics, hangs and failed restarts: each is a
-	// violation in itself.
-	Failures []string `json:"failures,omitempty"`
-	// Command replays the run.
-	Command string `json:"command,omitempty"`
-}
+// History is a recorded run of a streams store; its Model is ModelName.
+type History = linearizability.History[Input, Output, struct{}]
 
 // ModelName is History.Model for streams histories.
 const ModelName = "streams"
 
-// Operations converts the history for porcupine.
-func (h *History) Operations() []porcupine.Operation { return linearizability.Operations(h.Ops) }
-
-// WriteFile writes the history as JSON, atomically.
-func (h *History) WriteFile(path string) error { return linearizability.WriteJSON(path, h) }
-
-// ReadFile reads a history written by WriteFile.
+// ReadFile reads a history written by History.WriteFile.
 func ReadFile(path string) (*History, error) {
-	var h History
-	if err := linearizability.ReadJSON(path, &h); err != nil {
+	h, err := linearizability.ReadHistory[Input, Output, struct{}](path)
+	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrHistory, err)
 	}
 	if h.Model != ModelName {
 		return nil, fmt.Errorf("%w: %s is a %q history, not %q", ErrHistory, path, h.Model, ModelName)
 	}
-	return &h, nil
+	return h, nil
 }
 
 // IsHistory reports whether path (a file, or a directory holding

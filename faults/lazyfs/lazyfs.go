@@ -126,6 +126,10 @@ func (f *FS) state() (*state, error) {
 	return f.st, nil
 }
 
+// busyWait is how long unmount waits for the kernel to release the files
+// of a process that is gone before it reports the mount busy.
+const busyWait = 2 * time.Second
+
 // unmount stops serving. It fails with ErrBusy, changing nothing, while
 // any handle is open or the kernel refuses.
 func (f *FS) unmount() error {
@@ -135,11 +139,13 @@ func (f *FS) unmount() error {
 	// The kernel, not the count of opens, decides: a close returns before
 	// its RELEASE request reaches the server, and a mapping outlives its
 	// descriptor. A process killed just now may still be closing its
-	// files, so a busy mount gets a few short retries.
+	// files (slowly, on a loaded machine or under the race detector), so a
+	// busy mount is retried for up to busyWait.
 	var err error
-	for delay := time.Millisecond; ; delay *= 2 {
+	deadline := time.Now().Add(busyWait)
+	for delay := time.Millisecond; ; delay = min(2*delay, 100*time.Millisecond) {
 		err = syscall.Unmount(f.mountpoint, 0)
-		if !errors.Is(err, syscall.EBUSY) || delay > 128*time.Millisecond {
+		if !errors.Is(err, syscall.EBUSY) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(delay)

@@ -3,7 +3,6 @@ package jepsenlite
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -379,14 +378,7 @@ func (r *streamsRunner) fault(kind string, keep int, seed uint64) error {
 	<-n.gone
 	r.rec.CutOff(kind)
 	if kind == "crash" {
-		var err error
-		for range 40 {
-			if err = r.fs.Crash(keep, seed); !errors.Is(err, lazyfs.ErrBusy) {
-				break
-			}
-			time.Sleep(25 * time.Millisecond)
-		}
-		if err != nil {
+		if err := r.fs.Crash(keep, seed); err != nil {
 			return fmt.Errorf("lazyfs crash: %w", err)
 		}
 	}

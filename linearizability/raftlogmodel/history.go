@@ -2,8 +2,6 @@ package raftlogmodel
 
 import (
 	"fmt"
-	"slices"
-	"sync"
 
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
 	"github.com/ordeal-dev/ordeal/linearizability"
@@ -27,108 +25,54 @@ func ReadFile(path string) (*History, error) {
 
 // Recorder records operations on one clock. It is safe for concurrent use.
 type Recorder struct {
-	clock  linearizability.Clock
-	faults *linearizability.FaultLog
-
-	mu        sync.Mutex
-	ops       []Op
-	done      []bool
-	open      map[int]struct{} // called, not returned
-	unbounded []int            // returned at infinity
+	rec *linearizability.Recorder[Input, Output]
 }
 
 // NewRecorder returns a recorder stamping with clock.
 func NewRecorder(clock linearizability.Clock) *Recorder {
-	return &Recorder{clock: clock, open: map[int]struct{}{}, faults: linearizability.NewFaultLog(clock)}
+	return &Recorder{rec: linearizability.NewRecorder[Input, Output](clock)}
 }
 
 // Now reads the recorder's clock.
-func (r *Recorder) Now() int64 { return r.clock.Now() }
+func (r *Recorder) Now() int64 { return r.rec.Now() }
 
 // Call records the call of in by client and returns the operation's id.
-func (r *Recorder) Call(client int, in Input) int {
-	now := r.clock.Now()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.ops = append(r.ops, Op{Client: client, Input: in, Call: now, Return: linearizability.Infinity})
-	r.done = append(r.done, false)
-	r.open[len(r.ops)-1] = struct{}{}
-	return len(r.ops) - 1
-}
+func (r *Recorder) Call(client int, in Input) int { return r.rec.Call(client, in) }
 
 // Return records the response to operation id now.
-func (r *Recorder) Return(id int, out Output) { r.ReturnAt(id, out, r.clock.Now()) }
+func (r *Recorder) Return(id int, out Output) { r.rec.ReturnAt(id, out, r.rec.Now()) }
 
 // ReturnAt records the response to operation id at a given time
 // (linearizability.Infinity for an unknown, unbounded outcome).
-func (r *Recorder) ReturnAt(id int, out Output, at int64) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.ops[id].Output, r.ops[id].Return, r.done[id] = out, at, true
-	delete(r.open, id)
-	if at == linearizability.Infinity {
-		r.unbounded = append(r.unbounded, id)
-	}
-}
+func (r *Recorder) ReturnAt(id int, out Output, at int64) { r.rec.ReturnAt(id, out, at) }
 
 // Do calls in on e for client and records it.
 func (r *Recorder) Do(client int, e raftlog.Engine, in Input, payload func(EntryRef) raftlog.Entry) Output {
-	id := r.Call(client, in)
+	id := r.rec.Call(client, in)
 	out := Apply(e, in, payload)
 	r.Return(id, out)
 	return out
 }
 
 // Pending returns the ids of operations called and not returned.
-func (r *Recorder) Pending() []int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	ids := make([]int, 0, len(r.open))
-	for id := range r.open {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
-}
+func (r *Recorder) Pending() []int { return r.rec.Pending() }
 
 // CutOff marks every pending operation unknown, returning now, and bounds
 // every earlier unknown operation still returning at infinity to now: the
 // engine is going down, and none of them can take effect after that.
-func (r *Recorder) CutOff(why string) {
-	now := r.clock.Now()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for id := range r.open {
-		r.ops[id].Output, r.ops[id].Return, r.done[id] = Unknown(why), now, true
-	}
-	clear(r.open)
-	for _, id := range r.unbounded {
-		r.ops[id].Return = now
-	}
-	r.unbounded = r.unbounded[:0]
-}
+func (r *Recorder) CutOff(why string) { r.rec.CutOff(Unknown(why)) }
 
 // OpenWindow records the start of a fault and returns its handle.
-func (r *Recorder) OpenWindow(nemesis, detail string) int { return r.faults.Open(nemesis, detail) }
+func (r *Recorder) OpenWindow(nemesis, detail string) int {
+	return r.rec.Faults().Open(nemesis, detail)
+}
 
 // CloseWindow records the end of fault w, adding to its detail.
-func (r *Recorder) CloseWindow(w int, more string) { r.faults.Close(w, more) }
+func (r *Recorder) CloseWindow(w int, more string) { r.rec.Faults().Close(w, more) }
 
 // Ops returns a copy of the operations; those still pending are unknown at
 // infinity.
-func (r *Recorder) Ops() []Op {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	ops := make([]Op, len(r.ops))
-	copy(ops, r.ops)
-	for i, d := range r.done {
-		if !d {
-			ops[i].Output = Unknown("no response")
-			ops[i].Return = linearizability.Infinity
-		}
-	}
-	return ops
-}
+func (r *Recorder) Ops() []Op { return r.rec.Ops(Unknown("no response")) }
 
 // Windows returns a copy of the fault windows.
-func (r *Recorder) Windows() []linearizability.FaultWindow { return r.faults.Windows() }
+func (r *Recorder) Windows() []linearizability.FaultWindow { return r.rec.Faults().Windows() }

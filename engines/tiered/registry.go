@@ -2,9 +2,8 @@ package tiered
 
 import (
 	"fmt"
-	"slices"
-	"sort"
-	"sync"
+
+	"github.com/ordeal-dev/ordeal/internal/registry"
 )
 
 // RSMFactory opens a RemoteStorageManager. It must recover whatever the
@@ -15,48 +14,33 @@ type RSMFactory func(Options) (RemoteStorageManager, error)
 // the directory holds.
 type RLMMFactory func(Options) (RemoteLogMetadataManager, error)
 
-type registry[F any] struct {
+// family is one registry of the package with the kind of thing it holds,
+// used in panics and errors.
+type family[F any] struct {
 	kind string
-	mu   sync.RWMutex
-	m    map[string]F
+	reg  *registry.Registry[F]
 }
 
 var (
-	rsms  = &registry[RSMFactory]{kind: "remote storage manager", m: map[string]RSMFactory{}}
-	rlmms = &registry[RLMMFactory]{kind: "remote log metadata manager", m: map[string]RLMMFactory{}}
+	rsms  = family[RSMFactory]{kind: "remote storage manager", reg: registry.New[RSMFactory]()}
+	rlmms = family[RLMMFactory]{kind: "remote log metadata manager", reg: registry.New[RLMMFactory]()}
 )
 
-func (r *registry[F]) register(name string, f F, isNil bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+func (r family[F]) register(name string, f F, isNil bool) {
 	if name == "" || isNil {
 		panic(fmt.Sprintf("tiered: register of a %s with an empty name or nil factory", r.kind))
 	}
-	if _, dup := r.m[name]; dup {
+	if !r.reg.Register(name, f) {
 		panic(fmt.Sprintf("tiered: %s %q registered twice", r.kind, name))
 	}
-	r.m[name] = f
 }
 
-func (r *registry[F]) lookup(name string) (F, error) {
-	r.mu.RLock()
-	f, ok := r.m[name]
-	r.mu.RUnlock()
+func (r family[F]) lookup(name string) (F, error) {
+	f, ok := r.reg.Lookup(name)
 	if !ok {
-		return f, fmt.Errorf("%w: %s %q (registered: %v)", ErrUnknownEngine, r.kind, name, r.names())
+		return f, fmt.Errorf("%w: %s %q (registered: %v)", ErrUnknownEngine, r.kind, name, r.reg.Names())
 	}
 	return f, nil
-}
-
-func (r *registry[F]) names() []string {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	names := make([]string, 0, len(r.m))
-	for n := range r.m {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }
 
 // RegisterRSM makes a RemoteStorageManager available by name to OpenRSM.
@@ -89,23 +73,13 @@ func OpenRLMM(name string, o Options) (RemoteLogMetadataManager, error) {
 }
 
 // RSMs lists the registered RemoteStorageManager names, sorted.
-func RSMs() []string { return rsms.names() }
+func RSMs() []string { return rsms.reg.Names() }
 
 // RLMMs lists the registered RemoteLogMetadataManager names, sorted.
-func RLMMs() []string { return rlmms.names() }
+func RLMMs() []string { return rlmms.reg.Names() }
 
 // CheckParams returns an error wrapping ErrBadOption naming the first
 // parameter in p that is not in known.
 func CheckParams(engine string, p map[string]string, known ...string) error {
-	keys := make([]string, 0, len(p))
-	for k := range p {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if !slices.Contains(known, k) {
-			return fmt.Errorf("%w: %s has no parameter %q (known: %v)", ErrBadOption, engine, k, known)
-		}
-	}
-	return nil
+	return registry.CheckParams(ErrBadOption, engine, p, known)
 }

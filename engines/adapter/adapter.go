@@ -304,3 +304,58 @@ func CheckLimit(limit int) error {
 	}
 	return nil
 }
+
+// CheckRecords returns the first error of Record.Validate over rs, or nil.
+// Engines call it before BatchWrite takes any lock.
+func CheckRecords(rs []Record) error {
+	for _, r := range rs {
+		if err := r.Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckTagRead returns an error wrapping ErrInvalidArgument if limit < 1
+// or tag is empty, the argument checks of ReadByTag.
+func CheckTagRead(tag string, limit int) error {
+	if err := CheckLimit(limit); err != nil {
+		return err
+	}
+	if tag == "" {
+		return fmt.Errorf("%w: empty tag", ErrInvalidArgument)
+	}
+	return nil
+}
+
+// CheckKey returns an error wrapping ErrInvalidArgument if key is empty.
+func CheckKey(key string) error {
+	if key == "" {
+		return fmt.Errorf("%w: empty key", ErrInvalidArgument)
+	}
+	return nil
+}
+
+// CheckGroup returns an error wrapping ErrInvalidArgument if group is
+// empty.
+func CheckGroup(group string) error {
+	if group == "" {
+		return fmt.Errorf("%w: empty group", ErrInvalidArgument)
+	}
+	return nil
+}
+
+// SortShardInfos orders infos by shard name, as ListShards returns them.
+func SortShardInfos(infos []ShardInfo) {
+	slices.SortFunc(infos, func(a, b ShardInfo) int { return strings.Compare(a.Config.Name, b.Config.Name) })
+}
+
+// FirstOffset turns the result of a one-record BatchWrite into the result of
+// Write: engines implement Write as
+// FirstOffset(e.BatchWrite(ctx, shard, []Record{r})).
+func FirstOffset(offs []uint64, err error) (uint64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return offs[0], nil
+}

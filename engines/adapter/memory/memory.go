@@ -134,23 +134,17 @@ func (e *Engine) ListShards(ctx context.Context, f adapter.ShardFilter) ([]adapt
 			out = append(out, adapter.ShardInfo{Config: s.cfg, NextOffset: uint64(len(s.recs))})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Config.Name < out[j].Config.Name })
+	adapter.SortShardInfos(out)
 	return out, nil
 }
 
 func (e *Engine) Write(ctx context.Context, shard string, r adapter.Record) (uint64, error) {
-	offs, err := e.BatchWrite(ctx, shard, []adapter.Record{r})
-	if err != nil {
-		return 0, err
-	}
-	return offs[0], nil
+	return adapter.FirstOffset(e.BatchWrite(ctx, shard, []adapter.Record{r}))
 }
 
 func (e *Engine) BatchWrite(ctx context.Context, name string, rs []adapter.Record) ([]uint64, error) {
-	for _, r := range rs {
-		if err := r.Validate(); err != nil {
-			return nil, err
-		}
+	if err := adapter.CheckRecords(rs); err != nil {
+		return nil, err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -207,11 +201,8 @@ func (e *Engine) ReadByOffset(ctx context.Context, name string, offset uint64, l
 }
 
 func (e *Engine) ReadByTag(ctx context.Context, name, tag string, offset uint64, limit int) ([]adapter.Record, error) {
-	if err := adapter.CheckLimit(limit); err != nil {
+	if err := adapter.CheckTagRead(tag, limit); err != nil {
 		return nil, err
-	}
-	if tag == "" {
-		return nil, fmt.Errorf("%w: empty tag", adapter.ErrInvalidArgument)
 	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
@@ -231,8 +222,8 @@ func (e *Engine) ReadByTag(ctx context.Context, name, tag string, offset uint64,
 }
 
 func (e *Engine) ReadByKey(ctx context.Context, name, key string) (adapter.Record, error) {
-	if key == "" {
-		return adapter.Record{}, fmt.Errorf("%w: empty key", adapter.ErrInvalidArgument)
+	if err := adapter.CheckKey(key); err != nil {
+		return adapter.Record{}, err
 	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
@@ -278,8 +269,8 @@ func (s *shard) kill(offset uint64) {
 }
 
 func (e *Engine) DeleteByKey(ctx context.Context, name, key string) error {
-	if key == "" {
-		return fmt.Errorf("%w: empty key", adapter.ErrInvalidArgument)
+	if err := adapter.CheckKey(key); err != nil {
+		return err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -318,8 +309,8 @@ func (e *Engine) OffsetByTimestamp(ctx context.Context, name string, ts int64) (
 }
 
 func (e *Engine) OffsetByGroup(ctx context.Context, group, name string) (uint64, error) {
-	if group == "" {
-		return 0, fmt.Errorf("%w: empty group", adapter.ErrInvalidArgument)
+	if err := adapter.CheckGroup(group); err != nil {
+		return 0, err
 	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
@@ -335,8 +326,8 @@ func (e *Engine) OffsetByGroup(ctx context.Context, group, name string) (uint64,
 }
 
 func (e *Engine) CommitOffset(ctx context.Context, group, name string, offset uint64) error {
-	if group == "" {
-		return fmt.Errorf("%w: empty group", adapter.ErrInvalidArgument)
+	if err := adapter.CheckGroup(group); err != nil {
+		return err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -295,23 +294,17 @@ func (e *Engine) ListShards(ctx context.Context, f adapter.ShardFilter) ([]adapt
 		out = append(out, adapter.ShardInfo{Config: s.cfg, NextOffset: s.next})
 		s.mu.Unlock()
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Config.Name < out[j].Config.Name })
+	adapter.SortShardInfos(out)
 	return out, nil
 }
 
 func (e *Engine) Write(ctx context.Context, shard string, r adapter.Record) (uint64, error) {
-	offs, err := e.BatchWrite(ctx, shard, []adapter.Record{r})
-	if err != nil {
-		return 0, err
-	}
-	return offs[0], nil
+	return adapter.FirstOffset(e.BatchWrite(ctx, shard, []adapter.Record{r}))
 }
 
 func (e *Engine) BatchWrite(ctx context.Context, name string, rs []adapter.Record) ([]uint64, error) {
-	for _, r := range rs {
-		if err := r.Validate(); err != nil {
-			return nil, err
-		}
+	if err := adapter.CheckRecords(rs); err != nil {
+		return nil, err
 	}
 	s, err := e.lockShard(ctx, name)
 	if err != nil {
@@ -429,11 +422,8 @@ func (e *Engine) readErr(err error) error {
 }
 
 func (e *Engine) ReadByTag(ctx context.Context, name, tag string, offset uint64, limit int) ([]adapter.Record, error) {
-	if err := adapter.CheckLimit(limit); err != nil {
+	if err := adapter.CheckTagRead(tag, limit); err != nil {
 		return nil, err
-	}
-	if tag == "" {
-		return nil, fmt.Errorf("%w: empty tag", adapter.ErrInvalidArgument)
 	}
 	if _, err := e.lookup(ctx, name); err != nil {
 		return nil, err
@@ -461,8 +451,8 @@ func (e *Engine) ReadByTag(ctx context.Context, name, tag string, offset uint64,
 }
 
 func (e *Engine) ReadByKey(ctx context.Context, name, key string) (adapter.Record, error) {
-	if key == "" {
-		return adapter.Record{}, fmt.Errorf("%w: empty key", adapter.ErrInvalidArgument)
+	if err := adapter.CheckKey(key); err != nil {
+		return adapter.Record{}, err
 	}
 	if _, err := e.lookup(ctx, name); err != nil {
 		return adapter.Record{}, err
@@ -525,8 +515,8 @@ func (e *Engine) DeleteByOffset(ctx context.Context, name string, offset uint64)
 }
 
 func (e *Engine) DeleteByKey(ctx context.Context, name, key string) error {
-	if key == "" {
-		return fmt.Errorf("%w: empty key", adapter.ErrInvalidArgument)
+	if err := adapter.CheckKey(key); err != nil {
+		return err
 	}
 	s, err := e.lockShard(ctx, name)
 	if err != nil {
@@ -606,8 +596,8 @@ func (e *Engine) OffsetByTimestamp(ctx context.Context, name string, ts int64) (
 }
 
 func (e *Engine) OffsetByGroup(ctx context.Context, group, name string) (uint64, error) {
-	if group == "" {
-		return 0, fmt.Errorf("%w: empty group", adapter.ErrInvalidArgument)
+	if err := adapter.CheckGroup(group); err != nil {
+		return 0, err
 	}
 	if _, err := e.lookup(ctx, name); err != nil {
 		return 0, err
@@ -626,8 +616,8 @@ func (e *Engine) OffsetByGroup(ctx context.Context, group, name string) (uint64,
 }
 
 func (e *Engine) CommitOffset(ctx context.Context, group, name string, offset uint64) error {
-	if group == "" {
-		return fmt.Errorf("%w: empty group", adapter.ErrInvalidArgument)
+	if err := adapter.CheckGroup(group); err != nil {
+		return err
 	}
 	s, err := e.lockShard(ctx, name)
 	if err != nil {

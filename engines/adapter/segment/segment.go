@@ -348,23 +348,17 @@ func (e *Engine) ListShards(ctx context.Context, f adapter.ShardFilter) ([]adapt
 		out = append(out, adapter.ShardInfo{Config: s.cfg, StartOffset: s.segs[0].base, NextOffset: s.next})
 		s.mu.RUnlock()
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Config.Name < out[j].Config.Name })
+	adapter.SortShardInfos(out)
 	return out, nil
 }
 
 func (e *Engine) Write(ctx context.Context, shard string, r adapter.Record) (uint64, error) {
-	offs, err := e.BatchWrite(ctx, shard, []adapter.Record{r})
-	if err != nil {
-		return 0, err
-	}
-	return offs[0], nil
+	return adapter.FirstOffset(e.BatchWrite(ctx, shard, []adapter.Record{r}))
 }
 
 func (e *Engine) BatchWrite(ctx context.Context, name string, rs []adapter.Record) ([]uint64, error) {
-	for _, r := range rs {
-		if err := r.Validate(); err != nil {
-			return nil, err
-		}
+	if err := adapter.CheckRecords(rs); err != nil {
+		return nil, err
 	}
 	s, err := e.lookup(ctx, name)
 	if err != nil {
@@ -396,11 +390,8 @@ func (e *Engine) ReadByOffset(ctx context.Context, name string, offset uint64, l
 }
 
 func (e *Engine) ReadByTag(ctx context.Context, name, tag string, offset uint64, limit int) ([]adapter.Record, error) {
-	if err := adapter.CheckLimit(limit); err != nil {
+	if err := adapter.CheckTagRead(tag, limit); err != nil {
 		return nil, err
-	}
-	if tag == "" {
-		return nil, fmt.Errorf("%w: empty tag", adapter.ErrInvalidArgument)
 	}
 	s, unlock, err := e.lockShard(ctx, name, false)
 	if err != nil {
@@ -424,8 +415,8 @@ func (e *Engine) ReadByTag(ctx context.Context, name, tag string, offset uint64,
 }
 
 func (e *Engine) ReadByKey(ctx context.Context, name, key string) (adapter.Record, error) {
-	if key == "" {
-		return adapter.Record{}, fmt.Errorf("%w: empty key", adapter.ErrInvalidArgument)
+	if err := adapter.CheckKey(key); err != nil {
+		return adapter.Record{}, err
 	}
 	s, unlock, err := e.lockShard(ctx, name, false)
 	if err != nil {
@@ -468,8 +459,8 @@ func (e *Engine) DeleteByOffset(ctx context.Context, name string, offset uint64)
 }
 
 func (e *Engine) DeleteByKey(ctx context.Context, name, key string) error {
-	if key == "" {
-		return fmt.Errorf("%w: empty key", adapter.ErrInvalidArgument)
+	if err := adapter.CheckKey(key); err != nil {
+		return err
 	}
 	s, unlock, err := e.lockShard(ctx, name, true)
 	if err != nil {
@@ -513,8 +504,8 @@ func (e *Engine) OffsetByTimestamp(ctx context.Context, name string, ts int64) (
 }
 
 func (e *Engine) OffsetByGroup(ctx context.Context, group, name string) (uint64, error) {
-	if group == "" {
-		return 0, fmt.Errorf("%w: empty group", adapter.ErrInvalidArgument)
+	if err := adapter.CheckGroup(group); err != nil {
+		return 0, err
 	}
 	s, unlock, err := e.lockShard(ctx, name, false)
 	if err != nil {
@@ -531,8 +522,8 @@ func (e *Engine) OffsetByGroup(ctx context.Context, group, name string) (uint64,
 }
 
 func (e *Engine) CommitOffset(ctx context.Context, group, name string, offset uint64) error {
-	if group == "" {
-		return fmt.Errorf("%w: empty group", adapter.ErrInvalidArgument)
+	if err := adapter.CheckGroup(group); err != nil {
+		return err
 	}
 	// Group commits take the shard's read lock (they do not touch the log)
 	// and serialize among themselves on the groups file.

@@ -5,11 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
-	"os"
-	"path/filepath"
 	"sync"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/ordeal-dev/ordeal/workloads"
 )
@@ -17,45 +13,29 @@ import (
 // physicalTarget is the disk's baseline for the family: a produce batch is
 // encoded as one frame (length, CRC-32C, then per record its offset,
 // timestamp, key, tag and data), written after the previous frame with one
-// write, and made durable with one fdatasync. The file is zero-filled
-// preallocChunk ahead of the writes, in the same sync as the batch that
-// needs it, so that most fdatasyncs flush data blocks only.
+// write, and made durable with one fdatasync, on a workloads.PhysicalLog
+// that zero-fills ahead of the writes so that most fdatasyncs flush data
+// blocks only.
 type physicalTarget struct {
 	mu      sync.Mutex
-	off     int64 // end of the last frame
-	alloc   int64 // end of the zero-filled region
 	next    uint64
 	ts      int64
-	f       *os.File
+	log     *workloads.PhysicalLog
 	preload int64
 	names   names
 }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// preallocChunk is how far ahead of the writes the baseline zero-fills.
-const preallocChunk = 4 << 20
-
-var zeros = make([]byte, preallocChunk)
-
 func openPhysical(dir string, preload int64, set settings, engineParams map[string]string) (*physicalTarget, error) {
-	if len(engineParams) > 0 {
-		return nil, fmt.Errorf("adapterwl: the physical baseline takes no parameters, got %v", engineParams)
-	}
-	if dir == "" {
-		return nil, fmt.Errorf("adapterwl: the physical baseline needs a directory")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(filepath.Join(dir, "physical.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	log, err := workloads.OpenPhysicalLog("adapterwl", dir, engineParams)
 	if err != nil {
 		return nil, err
 	}
-	return &physicalTarget{f: f, preload: preload, names: newNames(set)}, nil
+	return &physicalTarget{log: log, preload: preload, names: newNames(set)}, nil
 }
 
-func (p *physicalTarget) Close() error { return p.f.Close() }
+func (p *physicalTarget) Close() error { return p.log.Close() }
 
 func (p *physicalTarget) Preload(ctx context.Context, g *workloads.Gen) error {
 	w := &physicalWorker{p: p}
@@ -120,33 +100,10 @@ func (w *physicalWorker) produce(n int, g *workloads.Gen) (workloads.Work, error
 	}
 	binary.LittleEndian.PutUint32(buf[0:], uint32(len(buf)-8))
 	binary.LittleEndian.PutUint32(buf[4:], crc32.Checksum(buf[8:], castagnoli))
-	end := p.off + int64(len(buf))
-	for p.alloc < end+preallocChunk/2 {
-		if _, err := p.f.WriteAt(zeros, p.alloc); err != nil {
-			return workloads.Work{}, err
-		}
-		p.alloc += preallocChunk
-	}
-	if _, err := p.f.WriteAt(buf, p.off); err != nil {
+	if err := p.log.Append(buf); err != nil {
 		return workloads.Work{}, err
 	}
-	if err := fdatasync(p.f); err != nil {
-		return workloads.Work{}, err
-	}
-	p.off = end
 	p.next += uint64(n)
 	p.ts += int64(n)
 	return workloads.Work{Items: int64(n), BytesWritten: payload}, nil
-}
-
-func fdatasync(f *os.File) error {
-	for {
-		err := unix.Fdatasync(int(f.Fd()))
-		if err != unix.EINTR {
-			if err != nil {
-				return fmt.Errorf("fdatasync %s: %w", f.Name(), err)
-			}
-			return nil
-		}
-	}
 }

@@ -10,23 +10,18 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/ordeal-dev/ordeal/workloads"
 )
 
 // physicalTarget is the disk's baseline: each append batch is framed as an
 // engine would frame it (index, term, length, CRC-32C, data), written after
 // the previous one with one write, and made durable with one fdatasync. No
-// index, no segment rotation, no reads. The file is zero-filled
-// preallocChunk ahead of the writes, in the same sync as the batch that
-// needs it, so that most fdatasyncs flush data blocks only and no file-size
-// metadata: the best a log on this disk can do.
+// index, no segment rotation, no reads: a workloads.PhysicalLog, which
+// zero-fills ahead of the writes so that most fdatasyncs flush data blocks
+// only and no file-size metadata: the best a log on this disk can do.
 type physicalTarget struct {
 	mu      sync.Mutex
-	off     int64 // end of the last batch
-	alloc   int64 // end of the zero-filled region
-	log     *os.File
+	log     *workloads.PhysicalLog
 	hs      *os.File
 	last    atomic.Uint64
 	preload int64
@@ -36,22 +31,8 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 const frameHeader = 8 + 8 + 4 + 4
 
-// preallocChunk is how far ahead of the writes the baseline zero-fills.
-const preallocChunk = 4 << 20
-
-var zeros = make([]byte, preallocChunk)
-
 func openPhysical(dir string, preload int64, engineParams map[string]string) (*physicalTarget, error) {
-	if len(engineParams) > 0 {
-		return nil, fmt.Errorf("raftlogwl: the physical baseline takes no parameters, got %v", engineParams)
-	}
-	if dir == "" {
-		return nil, fmt.Errorf("raftlogwl: the physical baseline needs a directory")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	log, err := os.OpenFile(filepath.Join(dir, "physical.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	log, err := workloads.OpenPhysicalLog("raftlogwl", dir, engineParams)
 	if err != nil {
 		return nil, err
 	}
@@ -112,12 +93,12 @@ func (w *physicalWorker) Do(op int, g *workloads.Gen) (workloads.Work, error) {
 		if _, err := p.hs.WriteAt(b[:], 0); err != nil {
 			return workloads.Work{}, err
 		}
-		return workloads.Work{Items: 1, BytesWritten: 24}, fdatasync(p.hs)
+		return workloads.Work{Items: 1, BytesWritten: 24}, workloads.Fdatasync(p.hs)
 	case OpFlush:
-		if err := fdatasync(p.log); err != nil {
+		if err := p.log.Sync(); err != nil {
 			return workloads.Work{}, err
 		}
-		return workloads.Work{}, fdatasync(p.hs)
+		return workloads.Work{}, workloads.Fdatasync(p.hs)
 	}
 	return workloads.Work{}, fmt.Errorf("%w: physical baseline cannot run %s", workloads.ErrUnsupported, ops[op].Name)
 }
@@ -141,32 +122,9 @@ func (w *physicalWorker) appendN(n int, g *workloads.Gen) (workloads.Work, error
 		payload += int64(len(data))
 	}
 	w.buf = buf
-	end := p.off + int64(len(buf))
-	for p.alloc < end+preallocChunk/2 {
-		if _, err := p.log.WriteAt(zeros, p.alloc); err != nil {
-			return workloads.Work{}, err
-		}
-		p.alloc += preallocChunk
-	}
-	if _, err := p.log.WriteAt(buf, p.off); err != nil {
+	if err := p.log.Append(buf); err != nil {
 		return workloads.Work{}, err
 	}
-	if err := fdatasync(p.log); err != nil {
-		return workloads.Work{}, err
-	}
-	p.off = end
 	p.last.Add(uint64(n))
 	return workloads.Work{Items: int64(n), BytesWritten: payload}, nil
-}
-
-func fdatasync(f *os.File) error {
-	for {
-		err := unix.Fdatasync(int(f.Fd()))
-		if err != unix.EINTR {
-			if err != nil {
-				return fmt.Errorf("fdatasync %s: %w", f.Name(), err)
-			}
-			return nil
-		}
-	}
 }

@@ -5,11 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
-	"os"
-	"path/filepath"
 	"sync"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/ordeal-dev/ordeal/workloads"
 )
@@ -17,15 +13,13 @@ import (
 // physicalTarget is the disk's baseline: each append is framed (stream
 // number, sequence, length, CRC-32C, data), written after the previous
 // one with one write and made durable with one fdatasync, serialized on
-// one file. The file is zero-filled preallocChunk ahead of the writes so
-// that most fdatasyncs flush data blocks and no file-size metadata. It
+// one workloads.PhysicalLog, zero-filled ahead of the writes so that most
+// fdatasyncs flush data blocks and no file-size metadata. It
 // keeps no index and commits no appends together: with many appenders an
 // engine that commits in groups can beat it.
 type physicalTarget struct {
 	mu      sync.Mutex
-	off     int64
-	alloc   int64
-	f       *os.File
+	log     *workloads.PhysicalLog
 	preload int64
 }
 
@@ -33,29 +27,15 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 const frameHeader = 8 + 8 + 4 + 4
 
-// preallocChunk is how far ahead of the writes the baseline zero-fills.
-const preallocChunk = 4 << 20
-
-var zeros = make([]byte, preallocChunk)
-
 func openPhysical(dir string, preload int64, engineParams map[string]string) (*physicalTarget, error) {
-	if len(engineParams) > 0 {
-		return nil, fmt.Errorf("streamswl: the physical baseline takes no parameters, got %v", engineParams)
-	}
-	if dir == "" {
-		return nil, fmt.Errorf("streamswl: the physical baseline needs a directory")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(filepath.Join(dir, "physical.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	log, err := workloads.OpenPhysicalLog("streamswl", dir, engineParams)
 	if err != nil {
 		return nil, err
 	}
-	return &physicalTarget{f: f, preload: preload}, nil
+	return &physicalTarget{log: log, preload: preload}, nil
 }
 
-func (p *physicalTarget) Close() error { return p.f.Close() }
+func (p *physicalTarget) Close() error { return p.log.Close() }
 
 func (p *physicalTarget) Preload(ctx context.Context, g *workloads.Gen) error {
 	w := &physicalWorker{p: p}
@@ -98,32 +78,9 @@ func (w *physicalWorker) append(g *workloads.Gen) (workloads.Work, error) {
 	p := w.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	end := p.off + int64(len(w.buf))
-	for p.alloc < end+preallocChunk/2 {
-		if _, err := p.f.WriteAt(zeros, p.alloc); err != nil {
-			return workloads.Work{}, err
-		}
-		p.alloc += preallocChunk
-	}
-	if _, err := p.f.WriteAt(w.buf, p.off); err != nil {
+	if err := p.log.Append(w.buf); err != nil {
 		return workloads.Work{}, err
 	}
-	if err := fdatasync(p.f); err != nil {
-		return workloads.Work{}, err
-	}
-	p.off = end
 	w.seq++
 	return workloads.Work{Items: 1, BytesWritten: int64(len(data))}, nil
-}
-
-func fdatasync(f *os.File) error {
-	for {
-		err := unix.Fdatasync(int(f.Fd()))
-		if err != unix.EINTR {
-			if err != nil {
-				return fmt.Errorf("fdatasync %s: %w", f.Name(), err)
-			}
-			return nil
-		}
-	}
 }

@@ -3,12 +3,10 @@ package jepsenlite
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -429,40 +427,7 @@ func (r *adapterRunner) gen() adaptermodel.Input {
 
 // writeAdapterRun writes the evidence of a run into dir.
 func writeAdapterRun(dir string, res *AdapterResult) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	if err := res.History.WriteFile(filepath.Join(dir, "history.json")); err != nil {
-		return err
-	}
-	if err := writeAdapterVerdict(dir, res.Check, res.History); err != nil {
-		return err
-	}
-	tl, err := os.Create(filepath.Join(dir, "timeline.html"))
-	if err != nil {
-		return err
-	}
-	if err := res.Check.WriteTimeline(tl); err != nil {
-		_ = tl.Close()
-		return err
-	}
-	if err := tl.Close(); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "summary.txt"), []byte(adapterSummary(res)), 0o644)
-}
-
-func writeAdapterVerdict(dir string, res *adaptermodel.Result, h *adaptermodel.History) error {
-	v := verdictFile{
-		Verdict: res.Verdict, Reason: res.Reason, Engine: h.Engine, Seed: h.Seed, Ops: res.Ops,
-		Faults: len(h.Faults), Partitions: res.Partitions, CheckMS: float64(res.Elapsed.Microseconds()) / 1000,
-		Failures: h.Failures, Command: h.Command,
-	}
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "verdict.json"), append(b, '\n'), 0o644)
+	return writeLinearizabilityRun(dir, res.Check, res.History, len(res.History.Faults), nil, adapterSummary(res))
 }
 
 func adapterSummary(res *AdapterResult) string {
@@ -494,22 +459,13 @@ func adapterSummary(res *AdapterResult) string {
 // adapterRunMain is `run` for an adapter engine.
 func adapterRunMain(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 	res, err := RunAdapter(ctx, cfg)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		if res == nil {
-			return ExitUsage
-		}
-	}
-	fmt.Fprint(stdout, adapterSummary(res))
-	return res.Verdict.ExitCode()
+	return reportRun(stdout, stderr, err, res != nil, func() (string, int) { return adapterSummary(res), res.Verdict.ExitCode() })
 }
 
 // isAdapterHistory reports whether path (a run directory or a history
 // file) holds the history of an adapter engine.
 func isAdapterHistory(path string) bool {
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		path = filepath.Join(path, "history.json")
-	}
+	path, _ = historyPaths(path)
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return false
@@ -523,43 +479,13 @@ func isAdapterHistory(path string) bool {
 // RecheckAdapter checks a stored adapter history again and rewrites the
 // verdict, and the timeline if asked, beside it.
 func RecheckAdapter(path string, timeout time.Duration, timeline bool) (*adaptermodel.Result, *adaptermodel.History, error) {
-	file, dir := path, filepath.Dir(path)
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		file, dir = filepath.Join(path, "history.json"), path
-	}
-	h, err := adaptermodel.ReadFile(file)
-	if err != nil {
-		return nil, nil, err
-	}
-	res := adaptermodel.Check(h, timeout, timeline)
-	if err := writeAdapterVerdict(dir, res, h); err != nil {
-		return res, h, err
-	}
-	if !timeline {
-		return res, h, nil
-	}
-	tl, err := os.Create(filepath.Join(dir, "timeline.html"))
-	if err != nil {
-		return res, h, err
-	}
-	err = res.WriteTimeline(tl)
-	return res, h, errors.Join(err, tl.Close())
+	return recheck(path, timeout, timeline, adaptermodel.ReadFile, adaptermodel.Check)
 }
 
 // adapterCheckMain is `check` for an adapter history.
 func adapterCheckMain(path string, timeout time.Duration, timeline bool, stdout, stderr io.Writer) int {
 	res, h, err := RecheckAdapter(path, timeout, timeline)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		if res == nil {
-			return ExitUsage
-		}
-	}
-	fmt.Fprintf(stdout, "%s: %v in %v (%d ops, %d partitions): %s\n", h.Engine, res.Verdict, res.Elapsed.Round(time.Microsecond), res.Ops, res.Partitions, res.Reason)
-	if h.Command != "" {
-		fmt.Fprintf(stdout, "replay: %s\n", h.Command)
-	}
-	return res.Verdict.ExitCode()
+	return reportCheck(stdout, stderr, res, h, err)
 }
 
 // AdapterEngines lists the adapter engines jepsen-lite runs, mutants

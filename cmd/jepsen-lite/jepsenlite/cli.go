@@ -2,14 +2,12 @@ package jepsenlite
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -143,14 +141,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return tieredRunMain(ctx, cfg, stdout, stderr)
 	}
 	res, err := Run(ctx, cfg)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		if res == nil {
-			return ExitUsage
-		}
-	}
-	fmt.Fprint(stdout, summary(res))
-	return res.Verdict.ExitCode()
+	return reportRun(stdout, stderr, err, res != nil, func() (string, int) { return summary(res), res.Verdict.ExitCode() })
 }
 
 // verdictFile is verdict.json.
@@ -167,44 +158,11 @@ type verdictFile struct {
 	Command    string                  `json:"command"`
 }
 
-func writeVerdict(dir string, res *raftlogmodel.Result, h *raftlogmodel.History) error {
-	v := verdictFile{
-		Verdict: res.Verdict, Reason: res.Reason, Engine: h.Engine, Seed: h.Seed, Ops: res.Ops,
-		Faults: len(h.Faults), Partitions: res.Partitions, CheckMS: float64(res.Elapsed.Microseconds()) / 1000,
-		Failures: h.Failures, Command: h.Command,
-	}
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "verdict.json"), append(b, '\n'), 0o644)
-}
-
 // Recheck checks a stored history again (dir holds history.json, or is
 // the file itself) and rewrites the verdict, and the timeline if asked,
 // beside it.
 func Recheck(path string, timeout time.Duration, timeline bool) (*raftlogmodel.Result, *raftlogmodel.History, error) {
-	file, dir := path, filepath.Dir(path)
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		file, dir = filepath.Join(path, "history.json"), path
-	}
-	h, err := raftlogmodel.ReadFile(file)
-	if err != nil {
-		return nil, nil, err
-	}
-	res := raftlogmodel.Check(h, timeout, timeline)
-	if err := writeVerdict(dir, res, h); err != nil {
-		return res, h, err
-	}
-	if !timeline {
-		return res, h, nil
-	}
-	tl, err := os.Create(filepath.Join(dir, "timeline.html"))
-	if err != nil {
-		return res, h, err
-	}
-	defer tl.Close()
-	return res, h, res.WriteTimeline(tl)
+	return recheck(path, timeout, timeline, raftlogmodel.ReadFile, raftlogmodel.Check)
 }
 
 func checkMain(args []string, stdout, stderr io.Writer) int {
@@ -226,17 +184,7 @@ func checkMain(args []string, stdout, stderr io.Writer) int {
 		return streamsCheckMain(fs.Arg(0), *timeout, *timeline, stdout, stderr)
 	}
 	res, h, err := Recheck(fs.Arg(0), *timeout, *timeline)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		if res == nil {
-			return ExitUsage
-		}
-	}
-	fmt.Fprintf(stdout, "%s: %v in %v (%d ops, %d partitions): %s\n", h.Engine, res.Verdict, res.Elapsed.Round(time.Microsecond), res.Ops, res.Partitions, res.Reason)
-	if h.Command != "" {
-		fmt.Fprintf(stdout, "replay: %s\n", h.Command)
-	}
-	return res.Verdict.ExitCode()
+	return reportCheck(stdout, stderr, res, h, err)
 }
 
 func listMain(stdout io.Writer) int {

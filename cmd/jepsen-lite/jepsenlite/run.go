@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -482,32 +480,11 @@ func (r *runner) finalReads(ctx context.Context) {
 
 // writeRun writes the evidence of a run into dir.
 func writeRun(dir string, res *Result, evidence []string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	if err := res.History.WriteFile(filepath.Join(dir, "history.json")); err != nil {
-		return err
-	}
-	if err := writeVerdict(dir, res.Check, res.History); err != nil {
-		return err
-	}
+	var extra map[string]string
 	if len(evidence) > 0 {
-		if err := os.WriteFile(filepath.Join(dir, "evidence.txt"), []byte(strings.Join(evidence, "\n\n")), 0o644); err != nil {
-			return err
-		}
+		extra = map[string]string{"evidence.txt": strings.Join(evidence, "\n\n")}
 	}
-	tl, err := os.Create(filepath.Join(dir, "timeline.html"))
-	if err != nil {
-		return err
-	}
-	if err := res.Check.WriteTimeline(tl); err != nil {
-		_ = tl.Close()
-		return err
-	}
-	if err := tl.Close(); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "summary.txt"), []byte(summary(res)), 0o644)
+	return writeLinearizabilityRun(dir, res.Check, res.History, len(res.History.Faults), extra, summary(res))
 }
 
 func summary(res *Result) string {

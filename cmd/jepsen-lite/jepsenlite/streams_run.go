@@ -518,78 +518,18 @@ func streamsSummary(res *StreamsResult) string {
 	return b.String()
 }
 
-func streamsVerdictFile(res *streamsmodel.Result, h *streamsmodel.History, faults int) verdictFile {
-	return verdictFile{Verdict: res.Verdict, Reason: res.Reason, Engine: h.Engine, Seed: h.Seed, Ops: res.Ops,
-		Faults: faults, Partitions: res.Partitions, CheckMS: float64(res.Elapsed.Microseconds()) / 1000,
-		Failures: h.Failures, Command: h.Command}
-}
-
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
-
 func writeStreamsEvidence(dir string, res *StreamsResult) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	if err := res.History.WriteFile(filepath.Join(dir, "history.json")); err != nil {
-		return err
-	}
-	if err := writeJSON(filepath.Join(dir, "verdict.json"), streamsVerdictFile(res.Check, res.History, res.Faults)); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "summary.txt"), []byte(streamsSummary(res)), 0o644); err != nil {
-		return err
-	}
-	tl, err := os.Create(filepath.Join(dir, "timeline.html"))
-	if err != nil {
-		return err
-	}
-	defer tl.Close()
-	return res.Check.WriteTimeline(tl)
+	return writeLinearizabilityRun(dir, res.Check, res.History, res.Faults, nil, streamsSummary(res))
 }
 
 // streamsRunMain is `run` for a streams engine.
 func streamsRunMain(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 	res, err := RunStreams(ctx, cfg)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		if res == nil {
-			return ExitUsage
-		}
-	}
-	fmt.Fprint(stdout, streamsSummary(res))
-	return res.Verdict.ExitCode()
+	return reportRun(stdout, stderr, err, res != nil, func() (string, int) { return streamsSummary(res), res.Verdict.ExitCode() })
 }
 
 // streamsCheckMain is `check` of a stored streams history.
 func streamsCheckMain(path string, timeout time.Duration, timeline bool, stdout, stderr io.Writer) int {
-	file, dir := path, filepath.Dir(path)
-	if st, err := os.Stat(path); err == nil && st.IsDir() {
-		file, dir = filepath.Join(path, "history.json"), path
-	}
-	h, err := streamsmodel.ReadFile(file)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return ExitUsage
-	}
-	res := streamsmodel.Check(h, timeout, timeline)
-	if err := writeJSON(filepath.Join(dir, "verdict.json"), streamsVerdictFile(res, h, len(h.Faults))); err != nil {
-		fmt.Fprintln(stderr, err)
-	}
-	if timeline {
-		if tl, err := os.Create(filepath.Join(dir, "timeline.html")); err == nil {
-			_ = res.WriteTimeline(tl)
-			_ = tl.Close()
-		}
-	}
-	fmt.Fprintf(stdout, "%s: %v in %v (%d ops, %d partitions): %s\n", h.Engine, res.Verdict, res.Elapsed.Round(time.Microsecond), res.Ops, res.Partitions, res.Reason)
-	if h.Command != "" {
-		fmt.Fprintf(stdout, "replay: %s\n", h.Command)
-	}
-	return res.Verdict.ExitCode()
+	res, h, err := recheck(path, timeout, timeline, streamsmodel.ReadFile, streamsmodel.Check)
+	return reportCheck(stdout, stderr, res, h, err)
 }

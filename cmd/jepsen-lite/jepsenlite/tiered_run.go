@@ -2,7 +2,6 @@ package jepsenlite
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"html"
 	"io"
@@ -215,21 +214,13 @@ type tieredVerdict struct {
 	Command     string                  `json:"command"`
 }
 
-func writeTieredJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
-
 func writeTiered(cfg Config, res *TieredResult) error {
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return err
 	}
 	c := res.Campaign
 	h := tieredHistory{Engine: cfg.Engine, RSM: c.RSM, RLMM: c.RLMM, Seed: c.Seed, Command: res.Command, Events: c.History}
-	if err := writeTieredJSON(filepath.Join(cfg.Out, "history.json"), h); err != nil {
+	if err := writeJSON(filepath.Join(cfg.Out, "history.json"), h); err != nil {
 		return err
 	}
 	v := tieredVerdict{
@@ -239,21 +230,13 @@ func writeTiered(cfg Config, res *TieredResult) error {
 	if res.Check != nil {
 		v.RLMMOps, v.RLMMVerdict = res.Check.Ops, res.Check.Verdict
 	}
-	if err := writeTieredJSON(filepath.Join(cfg.Out, "verdict.json"), v); err != nil {
+	if err := writeJSON(filepath.Join(cfg.Out, "verdict.json"), v); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(cfg.Out, "summary.txt"), []byte(tieredSummary(res)), 0o644); err != nil {
 		return err
 	}
-	f, err := os.Create(filepath.Join(cfg.Out, "timeline.html"))
-	if err != nil {
-		return err
-	}
-	werr := writeTieredTimeline(f, cfg.Engine, res)
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	return werr
+	return writeTimelineFile(cfg.Out, func(w io.Writer) error { return writeTieredTimeline(w, cfg.Engine, res) })
 }
 
 // writeTieredTimeline writes the campaign's steps as an HTML table, crashes
@@ -306,12 +289,5 @@ func tieredSummary(res *TieredResult) string {
 // tieredRunMain is `run` for a tiered engine.
 func tieredRunMain(ctx context.Context, cfg Config, stdout, stderr io.Writer) int {
 	res, err := RunTiered(ctx, cfg)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		if res == nil {
-			return ExitUsage
-		}
-	}
-	fmt.Fprint(stdout, tieredSummary(res))
-	return res.Verdict.ExitCode()
+	return reportRun(stdout, stderr, err, res != nil, func() (string, int) { return tieredSummary(res), res.Verdict.ExitCode() })
 }

@@ -1,6 +1,7 @@
 package workloads
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -90,4 +91,18 @@ func Fdatasync(f *os.File) error {
 			return nil
 		}
 	}
+}
+
+// PreloadBatches calls appendN until total records are in, at most batch
+// at a time, and stops early when ctx is done.
+func PreloadBatches(ctx context.Context, total int64, batch int, appendN func(n int) error) error {
+	for remaining := total; remaining > 0; remaining -= int64(batch) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := appendN(int(min(remaining, int64(batch)))); err != nil {
+			return err
+		}
+	}
+	return nil
 }

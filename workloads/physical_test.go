@@ -2,11 +2,32 @@ package workloads
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
+
+func TestPreloadBatches(t *testing.T) {
+	var got []int
+	err := PreloadBatches(context.Background(), 2500, 1000, func(n int) error {
+		got = append(got, n)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{1000, 1000, 500}; !slices.Equal(got, want) {
+		t.Fatalf("batches %v, want %v", got, want)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := PreloadBatches(ctx, 10, 1, func(int) error { return nil }); err != context.Canceled {
+		t.Fatalf("cancelled preload returned %v, want context.Canceled", err)
+	}
+}
 
 func TestPhysicalLogAppend(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "sub")

@@ -39,15 +39,10 @@ func (p *physicalTarget) Close() error { return p.log.Close() }
 
 func (p *physicalTarget) Preload(ctx context.Context, g *workloads.Gen) error {
 	w := &physicalWorker{p: p}
-	for remaining := int(p.preload); remaining > 0; remaining -= 1000 {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if _, err := w.produce(min(remaining, 1000), g); err != nil {
-			return err
-		}
-	}
-	return nil
+	return workloads.PreloadBatches(ctx, p.preload, 1000, func(n int) error {
+		_, err := w.produce(n, g)
+		return err
+	})
 }
 
 func (p *physicalTarget) NewWorker(int) workloads.Worker { return &physicalWorker{p: p} }

@@ -39,15 +39,10 @@ func (p *physicalTarget) Close() error { return p.log.Close() }
 
 func (p *physicalTarget) Preload(ctx context.Context, g *workloads.Gen) error {
 	w := &physicalWorker{p: p}
-	for i := int64(0); i < p.preload; i++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if _, err := w.append(g); err != nil {
-			return err
-		}
-	}
-	return nil
+	return workloads.PreloadBatches(ctx, p.preload, 1, func(int) error {
+		_, err := w.append(g)
+		return err
+	})
 }
 
 func (p *physicalTarget) NewWorker(id int) workloads.Worker {

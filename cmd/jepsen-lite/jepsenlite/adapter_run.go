@@ -446,13 +446,7 @@ func adapterSummary(res *AdapterResult) string {
 		fmt.Fprintf(&b, " (unavailable: %s)", strings.Join(res.Skipped, ","))
 	}
 	fmt.Fprintf(&b, "\nops        %d, faults %d, crashes %d\n", len(h.Ops), len(h.Faults), crashes)
-	fmt.Fprintf(&b, "check      %v in %v over %d partitions\n", res.Check.Verdict, res.Check.Elapsed.Round(time.Microsecond), res.Check.Partitions)
-	fmt.Fprintf(&b, "verdict    %v: %s\n", res.Verdict, res.Check.Reason)
-	for _, f := range h.Failures {
-		fmt.Fprintf(&b, "failure    %s\n", f)
-	}
-	fmt.Fprintf(&b, "wall       %v\n", res.Wall.Round(time.Millisecond))
-	fmt.Fprintf(&b, "replay     %s\n", res.Command)
+	writeSummaryTail(&b, res.Check, res.Verdict, h.Failures, res.Wall, res.Command)
 	return b.String()
 }
 

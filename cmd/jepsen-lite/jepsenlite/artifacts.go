@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ordeal-dev/ordeal/linearizability"
@@ -133,4 +134,16 @@ func reportCheck[In, Out, Traits any](stdout, stderr io.Writer, res *linearizabi
 		fmt.Fprintf(stdout, "replay: %s\n", h.Command)
 	}
 	return res.Verdict.ExitCode()
+}
+
+// writeSummaryTail ends summary.txt of a linearizability run: the check,
+// the verdict, the failures, the wall time and the replay command.
+func writeSummaryTail(b *strings.Builder, check *linearizability.Result, verdict linearizability.Verdict, failures []string, wall time.Duration, command string) {
+	fmt.Fprintf(b, "check      %v in %v over %d partitions\n", check.Verdict, check.Elapsed.Round(time.Microsecond), check.Partitions)
+	fmt.Fprintf(b, "verdict    %v: %s\n", verdict, check.Reason)
+	for _, f := range failures {
+		fmt.Fprintf(b, "failure    %s\n", f)
+	}
+	fmt.Fprintf(b, "wall       %v\n", wall.Round(time.Millisecond))
+	fmt.Fprintf(b, "replay     %s\n", command)
 }

@@ -508,13 +508,7 @@ func streamsSummary(res *StreamsResult) string {
 	fmt.Fprintf(&b, "seed       %d\n", h.Seed)
 	fmt.Fprintf(&b, "nemeses    %s\n", strings.Join(h.Nemeses, ","))
 	fmt.Fprintf(&b, "ops        %d, faults %d\n", len(h.Ops), res.Faults)
-	fmt.Fprintf(&b, "check      %v in %v over %d partitions\n", res.Check.Verdict, res.Check.Elapsed.Round(time.Microsecond), res.Check.Partitions)
-	fmt.Fprintf(&b, "verdict    %v: %s\n", res.Verdict, res.Check.Reason)
-	for _, f := range h.Failures {
-		fmt.Fprintf(&b, "failure    %s\n", f)
-	}
-	fmt.Fprintf(&b, "wall       %v\n", res.Wall.Round(time.Millisecond))
-	fmt.Fprintf(&b, "replay     %s\n", res.Command)
+	writeSummaryTail(&b, res.Check, res.Verdict, h.Failures, res.Wall, res.Command)
 	return b.String()
 }
 

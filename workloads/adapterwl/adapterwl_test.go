@@ -8,6 +8,8 @@ import (
 
 	"github.com/ordeal-dev/ordeal/workloads"
 	"github.com/ordeal-dev/ordeal/workloads/adapterwl"
+	"github.com/ordeal-dev/ordeal/workloads/workloadstest"
+
 	// The built-in suites name the other families too.
 	_ "github.com/ordeal-dev/ordeal/workloads/raftlogwl"
 	_ "github.com/ordeal-dev/ordeal/workloads/streamswl"
@@ -51,7 +53,7 @@ func TestBuiltinSuites(t *testing.T) {
 				if !fam.Supports(engine, &s) {
 					continue
 				}
-				o, err := workloads.Run(context.Background(), &s, engine, workloads.Config{Seed: 5, Dir: t.TempDir(), ProbeDuration: 30 * time.Millisecond})
+				o, err := workloadstest.RunShort(context.Background(), &s, engine, workloads.Config{Seed: 5, Dir: t.TempDir(), ProbeDuration: 30 * time.Millisecond})
 				if err != nil {
 					t.Fatalf("%s on %s: %v", s.Name, engine, err)
 				}

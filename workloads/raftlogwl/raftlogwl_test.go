@@ -10,9 +10,11 @@ import (
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
 	_ "github.com/ordeal-dev/ordeal/engines/raftlog/memory"
 	"github.com/ordeal-dev/ordeal/workloads"
+
 	// The built-in suites name the adapter family too.
 	_ "github.com/ordeal-dev/ordeal/workloads/adapterwl"
 	"github.com/ordeal-dev/ordeal/workloads/raftlogwl"
+	"github.com/ordeal-dev/ordeal/workloads/workloadstest"
 )
 
 func shorten(s *workloads.Spec) {
@@ -46,14 +48,7 @@ func TestBuiltinSuitesRunOnMemoryAndPhysical(t *testing.T) {
 				if engine == raftlogwl.Physical {
 					physical++
 				}
-				o, err := workloads.Run(context.Background(), &s, engine, workloads.Config{Seed: 3, Dir: t.TempDir(), ProbeDuration: 30 * time.Millisecond})
-				if err == nil && o.Ops+o.Missed == 0 {
-					// One fsync on a loaded machine can outlast the short
-					// window: give it ten times as long before judging.
-					long := s.Clone()
-					long.Duration *= 10
-					o, err = workloads.Run(context.Background(), &long, engine, workloads.Config{Seed: 3, Dir: t.TempDir(), ProbeDuration: 30 * time.Millisecond})
-				}
+				o, err := workloadstest.RunShort(context.Background(), &s, engine, workloads.Config{Seed: 3, Dir: t.TempDir(), ProbeDuration: 30 * time.Millisecond})
 				if err != nil {
 					t.Fatalf("%s on %s: %v", s.Name, engine, err)
 				}

@@ -1,7 +1,6 @@
 package adaptermodel
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,6 +8,7 @@ import (
 	"github.com/anishathalye/porcupine"
 
 	"github.com/ordeal-dev/ordeal/engines/adapter"
+	"github.com/ordeal-dev/ordeal/linearizability"
 )
 
 // Traits are the engine's declarations the model depends on.
@@ -444,25 +444,16 @@ func Partition(history []porcupine.Operation) [][]porcupine.Operation {
 // With partition false the history is checked as one piece (slower; the
 // tests use it to confirm the partitioned verdict).
 func Model(tr Traits, partition bool) porcupine.Model {
-	nm := porcupine.NondeterministicModel{
-		Init: func() []any { return []any{state{}} },
-		StepContext: func(_ context.Context, s, in, out any) []any {
-			next := step(tr, s.(state), in.(Input), out.(Output))
-			res := make([]any, len(next))
-			for i, n := range next {
-				res[i] = n
-			}
-			return res
-		},
-		Equal: func(a, b any) bool { return equalState(a.(state), b.(state)) },
-		Hash:  func(s any) uint64 { return hashState(s.(state)) },
-		DescribeOperation: func(in, out any) string {
-			return in.(Input).String() + " -> " + out.(Output).String()
-		},
-		DescribeState: func(s any) string { return describeState(s.(state)) },
+	t := linearizability.Typed[state, Input, Output]{
+		Init:              func() state { return state{} },
+		Step:              func(s state, in Input, out Output) []state { return step(tr, s, in, out) },
+		Equal:             equalState,
+		Hash:              hashState,
+		DescribeOperation: func(in Input, out Output) string { return in.String() + " -> " + out.String() },
+		DescribeState:     describeState,
 	}
 	if partition {
-		nm.Partition = Partition
+		t.Partition = Partition
 	}
-	return nm.ToModel()
+	return t.Model()
 }

@@ -2,7 +2,6 @@ package rlmmmodel
 
 import (
 	"cmp"
-	"context"
 	"fmt"
 	"hash/fnv"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"github.com/anishathalye/porcupine"
 
 	"github.com/ordeal-dev/ordeal/engines/tiered"
+	"github.com/ordeal-dev/ordeal/linearizability"
 )
 
 // Traits are the manager's declarations the model depends on.
@@ -280,28 +280,13 @@ func Partition(history []porcupine.Operation) [][]porcupine.Operation {
 
 // Model returns the porcupine model of a manager with traits tr.
 func Model(tr Traits) porcupine.Model {
-	stepAny := func(st, in, out any) []any {
-		next := step(tr, st.(state), in.(Input), out.(Output))
-		res := make([]any, len(next))
-		for i, n := range next {
-			res[i] = n
-		}
-		return res
-	}
-	m := porcupine.NondeterministicModel{
-		Partition: Partition,
-		Init:      func() []any { return []any{state{}} },
-		Step:      stepAny,
-		StepContext: func(ctx context.Context, st, in, out any) []any {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return stepAny(st, in, out)
-		},
-		Equal:             func(a, b any) bool { return equalState(a.(state), b.(state)) },
-		Hash:              func(s any) uint64 { return hashState(s.(state)) },
-		DescribeOperation: func(in, out any) string { return describe(in.(Input), out.(Output)) },
-		DescribeState:     func(s any) string { return describeState(s.(state)) },
-	}
-	return m.ToModel()
+	return linearizability.Typed[state, Input, Output]{
+		Partition:         Partition,
+		Init:              func() state { return state{} },
+		Step:              func(s state, in Input, out Output) []state { return step(tr, s, in, out) },
+		Equal:             equalState,
+		Hash:              hashState,
+		DescribeOperation: describe,
+		DescribeState:     describeState,
+	}.Model()
 }

@@ -1,13 +1,13 @@
 package streamsmodel
 
 import (
-	"context"
 	"fmt"
 	"hash/fnv"
 	"slices"
 	"strings"
 
 	"github.com/anishathalye/porcupine"
+	"github.com/ordeal-dev/ordeal/linearizability"
 )
 
 // producer is one producer's state on a stream.
@@ -251,25 +251,16 @@ func Partition(history []porcupine.Operation) [][]porcupine.Operation {
 // Model returns the porcupine model of a store. With partition false the
 // history is checked as one piece.
 func Model(partition bool) porcupine.Model {
-	nm := porcupine.NondeterministicModel{
-		Init: func() []any { return []any{state{}} },
-		StepContext: func(_ context.Context, s, in, out any) []any {
-			next := step(s.(state), in.(Input), out.(Output))
-			res := make([]any, len(next))
-			for i, n := range next {
-				res[i] = n
-			}
-			return res
-		},
-		Equal: func(a, b any) bool { return equalState(a.(state), b.(state)) },
-		Hash:  func(s any) uint64 { return hashState(s.(state)) },
-		DescribeOperation: func(in, out any) string {
-			return in.(Input).String() + " -> " + out.(Output).String()
-		},
-		DescribeState: func(s any) string { return describeState(s.(state)) },
+	t := linearizability.Typed[state, Input, Output]{
+		Init:              func() state { return state{} },
+		Step:              step,
+		Equal:             equalState,
+		Hash:              hashState,
+		DescribeOperation: func(in Input, out Output) string { return in.String() + " -> " + out.String() },
+		DescribeState:     describeState,
 	}
 	if partition {
-		nm.Partition = Partition
+		t.Partition = Partition
 	}
-	return nm.ToModel()
+	return t.Model()
 }

@@ -2,6 +2,7 @@ package workloads
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -165,3 +166,20 @@ func opNames(f Family) []string {
 }
 
 func opIndex(f Family, name string) int { return slices.Index(opNames(f), name) }
+
+// ErrorName names a sentinel error for Family.ErrorKind.
+type ErrorName struct {
+	Err  error
+	Name string
+}
+
+// KindOf returns the name of the first sentinel in names that err wraps, or
+// "other": the usual Family.ErrorKind.
+func KindOf(err error, names ...ErrorName) string {
+	for _, n := range names {
+		if errors.Is(err, n.Err) {
+			return n.Name
+		}
+	}
+	return "other"
+}

@@ -161,22 +161,14 @@ func (Family) Validate(s *workloads.Spec) []workloads.FieldError {
 
 // ErrorKind names the adapter's sentinel errors.
 func (Family) ErrorKind(err error) string {
-	for _, k := range []struct {
-		err  error
-		name string
-	}{
-		{adapter.ErrNotFound, "not_found"},
-		{adapter.ErrShardNotFound, "shard_not_found"},
-		{adapter.ErrInvalidArgument, "invalid_argument"},
-		{adapter.ErrClosed, "closed"},
-		{adapter.ErrFailed, "failed"},
-		{adapter.ErrCorrupt, "corrupt"},
-	} {
-		if errors.Is(err, k.err) {
-			return k.name
-		}
-	}
-	return "other"
+	return workloads.KindOf(err,
+		workloads.ErrorName{Err: adapter.ErrNotFound, Name: "not_found"},
+		workloads.ErrorName{Err: adapter.ErrShardNotFound, Name: "shard_not_found"},
+		workloads.ErrorName{Err: adapter.ErrInvalidArgument, Name: "invalid_argument"},
+		workloads.ErrorName{Err: adapter.ErrClosed, Name: "closed"},
+		workloads.ErrorName{Err: adapter.ErrFailed, Name: "failed"},
+		workloads.ErrorName{Err: adapter.ErrCorrupt, Name: "corrupt"},
+	)
 }
 
 // settings are a spec's parameters, parsed.

@@ -9,7 +9,6 @@ package raftlogwl
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -142,23 +141,15 @@ func (Family) Validate(s *workloads.Spec) []workloads.FieldError {
 
 // ErrorKind names raftlog's sentinel errors.
 func (Family) ErrorKind(err error) string {
-	for _, k := range []struct {
-		err  error
-		name string
-	}{
-		{raftlog.ErrCompacted, "compacted"},
-		{raftlog.ErrNotFound, "not_found"},
-		{raftlog.ErrNonContiguous, "non_contiguous"},
-		{raftlog.ErrInvalidRange, "invalid_range"},
-		{raftlog.ErrClosed, "closed"},
-		{raftlog.ErrFailed, "failed"},
-		{raftlog.ErrCorrupt, "corrupt"},
-	} {
-		if errors.Is(err, k.err) {
-			return k.name
-		}
-	}
-	return "other"
+	return workloads.KindOf(err,
+		workloads.ErrorName{Err: raftlog.ErrCompacted, Name: "compacted"},
+		workloads.ErrorName{Err: raftlog.ErrNotFound, Name: "not_found"},
+		workloads.ErrorName{Err: raftlog.ErrNonContiguous, Name: "non_contiguous"},
+		workloads.ErrorName{Err: raftlog.ErrInvalidRange, Name: "invalid_range"},
+		workloads.ErrorName{Err: raftlog.ErrClosed, Name: "closed"},
+		workloads.ErrorName{Err: raftlog.ErrFailed, Name: "failed"},
+		workloads.ErrorName{Err: raftlog.ErrCorrupt, Name: "corrupt"},
+	)
 }
 
 // settings are a spec's parameters, parsed.

@@ -17,7 +17,6 @@ package tieredwl
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -159,23 +158,15 @@ func (Family) Validate(s *workloads.Spec) []workloads.FieldError {
 
 // ErrorKind names the tiered sentinel errors.
 func (Family) ErrorKind(err error) string {
-	for _, k := range []struct {
-		err  error
-		name string
-	}{
-		{tiered.ErrRemoteResourceNotFound, "not_found"},
-		{tiered.ErrInvalidTransition, "invalid_transition"},
-		{tiered.ErrInvalidArgument, "invalid_argument"},
-		{tiered.ErrCorrupt, "corrupt"},
-		{tiered.ErrFailed, "failed"},
-		{tiered.ErrClosed, "closed"},
-		{errNoSegment, "no_segment"},
-	} {
-		if errors.Is(err, k.err) {
-			return k.name
-		}
-	}
-	return "other"
+	return workloads.KindOf(err,
+		workloads.ErrorName{Err: tiered.ErrRemoteResourceNotFound, Name: "not_found"},
+		workloads.ErrorName{Err: tiered.ErrInvalidTransition, Name: "invalid_transition"},
+		workloads.ErrorName{Err: tiered.ErrInvalidArgument, Name: "invalid_argument"},
+		workloads.ErrorName{Err: tiered.ErrCorrupt, Name: "corrupt"},
+		workloads.ErrorName{Err: tiered.ErrFailed, Name: "failed"},
+		workloads.ErrorName{Err: tiered.ErrClosed, Name: "closed"},
+		workloads.ErrorName{Err: errNoSegment, Name: "no_segment"},
+	)
 }
 
 // settings are a spec's parameters, parsed.

@@ -266,7 +266,9 @@ func (c Corruption) Apply(fs vfs.FS, dir string) (Damage, error) {
 	if err != nil {
 		return Damage{}, fmt.Errorf("faults: corrupt: list %s: %w", dir, err)
 	}
-	rng := newRand(c.Seed)
+	// The kind and region take part in the seed, so that corruptions of
+	// different kinds with one seed strike different places.
+	rng := rand.New(rand.NewPCG(c.Seed, 0xC0AA<<16|uint64(c.Kind)<<8|uint64(c.At)))
 	var eligible []fileScan
 	for _, f := range files {
 		if f.size == 0 || !c.matches(f.rel) {

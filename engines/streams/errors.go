@@ -84,6 +84,10 @@ var (
 	ErrUnknownEngine = errors.New("streams: unknown engine")
 	// ErrBadOption reports an Options value an implementation refuses.
 	ErrBadOption = errors.New("streams: bad option")
+	// ErrCorrupt (transient): the store found its own files damaged (a bad
+	// checksum, a truncated or missing file, a malformed record), at open
+	// or on the read that met the damage.
+	ErrCorrupt = errors.New("streams: corrupt data")
 )
 
 // Error is a refused request: its class, the detail sentinel and the

@@ -39,6 +39,10 @@ type Harness struct {
 	StorageTypes []string
 	// Params are passed to Open in Options.Params.
 	Params map[string]string
+	// MetaFiles lists the patterns (path.Match, separated by '|') of the
+	// files that hold the engine's metadata, which the corruption case
+	// damages in their first 8 KiB; empty means DefaultMetaFiles.
+	MetaFiles string
 }
 
 // Case is one check of the suite.

@@ -50,6 +50,8 @@ var cases = []testCase{
 	{"fsync_failure", caseFsyncFailure},
 	{"fsync_failure_hard_state", caseFsyncFailureHardState},
 	{"torn_record", caseTornRecord},
+	// Damaged files, for engines that keep anything.
+	{"corruption", caseCorruption},
 }
 
 func caseEmptyStore(t testing.TB, s *suite) {

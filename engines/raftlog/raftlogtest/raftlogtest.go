@@ -19,6 +19,10 @@ type Harness struct {
 	// differs from the contract. The suite still runs the case and expects it to fail;
 	// a known difference that passes is reported so it can be removed.
 	KnownDifferences map[string]string
+	// MetaFiles lists the patterns (path.Match, separated by '|') of the
+	// files that hold the engine's metadata, which the corruption case
+	// damages in their first 8 KiB; empty means DefaultMetaFiles.
+	MetaFiles string
 }
 
 // testCase is one check of the contract. Its name is stable: KnownDifferences,

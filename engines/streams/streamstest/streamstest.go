@@ -45,6 +45,10 @@ type Harness struct {
 	// Params: opening a directory made with Params with them must fail with
 	// streams.ErrLayout.
 	MismatchParams map[string]string
+	// MetaFiles lists the patterns (path.Match, separated by '|') of the
+	// files that hold the store's metadata, which the corruption case
+	// damages in their first 8 KiB; empty means DefaultMetaFiles.
+	MetaFiles string
 }
 
 // Case is one check of the suite. Its name is stable: Failures and the

@@ -46,6 +46,10 @@ type Harness struct {
 	// Options.Params.
 	RSMParams  map[string]string
 	RLMMParams map[string]string
+	// MetaFiles lists the patterns (path.Match, separated by '|') of the
+	// files that hold metadata, which the corruption cases damage in their
+	// first 8 KiB; empty means DefaultMetaFiles.
+	MetaFiles string
 }
 
 // Case is one check of the suite. Its name is stable: Failures and the

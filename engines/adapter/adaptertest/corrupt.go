@@ -111,7 +111,9 @@ func makeCorruptPlan(seed uint64, storageTypes []string) *corruptPlan {
 				s.olderGroups[group] = append(s.olderGroups[group], old)
 			}
 			s.groups[group] = off
-			p.ops = append(p.ops, func(ctx context.Context, a adapter.StorageAdapter) error { return a.CommitOffset(ctx, group, name, off) })
+			p.ops = append(p.ops, func(ctx context.Context, a adapter.StorageAdapter) error {
+				return a.CommitOffset(ctx, group, name, off)
+			})
 		}
 	}
 	p.ops = append(p.ops, func(ctx context.Context, a adapter.StorageAdapter) error { return a.DeleteShard(ctx, "scratch") })

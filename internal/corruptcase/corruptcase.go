@@ -347,6 +347,11 @@ func Report(t testing.TB, name string, results []Result) {
 	}
 }
 
+// InChild reports whether this process is a child started to check a
+// damaged store: a test that reports on results (a table) must then write
+// nothing.
+func InChild() bool { return os.Getenv(envTest) != "" }
+
 type childRole int
 
 const (

@@ -357,15 +357,17 @@ type childRole int
 const (
 	notChild   childRole = iota
 	childThis            // a child started for this subject: it checked
-	childOther           // a child started for another subject of t
+	childOther           // a child started for another test or subject
 )
 
 // child checks, in a child started for t and s, the store it names.
 func child(t testing.TB, s Subject) childRole {
-	if os.Getenv(envTest) == "" || os.Getenv(envTest) != t.Name() {
+	switch {
+	case os.Getenv(envTest) == "":
 		return notChild
-	}
-	if os.Getenv(envName) != s.Name {
+	case os.Getenv(envTest) != t.Name() || os.Getenv(envName) != s.Name:
+		// -test.run also runs the tests whose names are prefixes of the
+		// one wanted; a child never acts as a parent.
 		return childOther
 	}
 	var seed uint64

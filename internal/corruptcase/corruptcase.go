@@ -195,10 +195,14 @@ type Column string
 // names.
 const MetaColumn Column = "meta"
 
-// Columns are the table's columns: every faults.CorruptKind, then
-// MetaColumn.
+// ControlColumn is the trial without damage: an engine that fails it
+// fails the history, not the damage, and its other results say nothing.
+const ControlColumn Column = "none"
+
+// Columns are the table's columns: ControlColumn, every
+// faults.CorruptKind, then MetaColumn.
 func Columns() []Column {
-	var out []Column
+	out := []Column{ControlColumn}
 	for _, k := range faults.CorruptKinds() {
 		out = append(out, Column(k.String()))
 	}
@@ -222,10 +226,11 @@ func (tr Trial) Corruption(meta string) faults.Corruption {
 	return faults.Corruption{Kind: kinds[tr.Seed%uint64(len(kinds))], Seed: tr.Seed, Path: meta, At: faults.RegionHead}
 }
 
-// Trials returns perColumn trials of every column, seeds 1 to perColumn.
+// Trials returns one control trial and perColumn trials of every other
+// column, seeds 1 to perColumn.
 func Trials(perColumn int) []Trial {
-	var out []Trial
-	for _, c := range Columns() {
+	out := []Trial{{Column: ControlColumn}}
+	for _, c := range Columns()[1:] {
 		for s := 1; s <= perColumn; s++ {
 			out = append(out, Trial{Column: c, Seed: uint64(s)})
 		}
@@ -236,8 +241,8 @@ func Trials(perColumn int) []Trial {
 // Long reports whether ORDEAL_LONG=1 asks for the long forms of tests.
 func Long() bool { return os.Getenv("ORDEAL_LONG") == "1" }
 
-// Default is the trials a suite runs: two per column, or twenty with
-// ORDEAL_LONG=1.
+// Default is the trials a suite runs: the control and two per column, or
+// twenty with ORDEAL_LONG=1.
 func Default() []Trial {
 	if Long() {
 		return Trials(20)
@@ -308,21 +313,22 @@ func Run(t testing.TB, s Subject, trials []Trial) []Result {
 	results := make([]Result, 0, len(trials))
 	for i, tr := range trials {
 		dir := filepath.Join(root, fmt.Sprintf("trial-%03d", i))
-		r := Result{Trial: tr}
-		c := tr.Corruption(s.Meta)
-		r.Damage = c.String()
+		r := Result{Trial: tr, Damage: "no damage"}
 		if err := copyDir(pristine, dir); err != nil {
 			r.Outcome, r.Detail = NotRun, "copy the store: "+err.Error()
 			results = append(results, r)
 			continue
 		}
-		d, err := c.ApplyDir(dir)
-		if err != nil {
-			r.Outcome, r.Detail = NotRun, err.Error()
-			results = append(results, r)
-			continue
+		if tr.Column != ControlColumn {
+			c := tr.Corruption(s.Meta)
+			d, err := c.ApplyDir(dir)
+			if err != nil {
+				r.Outcome, r.Detail = NotRun, c.String()+": "+err.Error()
+				results = append(results, r)
+				continue
+			}
+			r.Damage = c.String() + ": " + d.String()
 		}
-		r.Damage = c.String() + ": " + d.String()
 		if isT {
 			r.Outcome, r.Detail = inChild(tt, s.Name, dir)
 		} else {
@@ -335,9 +341,17 @@ func Run(t testing.TB, s Subject, trials []Trial) []Result {
 }
 
 // Report fails t for every result that does not pass, and logs the
-// others. A trial that could not run fails too: nothing passes unseen.
+// others. A trial that could not run fails too: nothing passes unseen. A
+// failed control trial is reported alone: the other results then say
+// nothing of the damage.
 func Report(t testing.TB, name string, results []Result) {
 	t.Helper()
+	for _, r := range results {
+		if r.Trial.Column == ControlColumn && !r.Outcome.Pass() {
+			t.Errorf("%s: the store reads back wrong with no damage at all: %s", name, r)
+			return
+		}
+	}
 	for _, r := range results {
 		if r.Outcome.Pass() {
 			t.Logf("%s: %s", name, r)

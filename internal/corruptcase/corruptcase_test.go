@@ -101,8 +101,8 @@ func toySubject(checked bool) corruptcase.Subject {
 
 func TestCheckedReaderPasses(t *testing.T) {
 	results := corruptcase.Run(t, toySubject(true), corruptcase.Trials(3))
-	if len(results) != len(corruptcase.Columns())*3 {
-		t.Fatalf("%d results, want %d", len(results), len(corruptcase.Columns())*3)
+	if want := 1 + (len(corruptcase.Columns())-1)*3; len(results) != want {
+		t.Fatalf("%d results, want %d", len(results), want)
 	}
 	for _, r := range results {
 		if !r.Outcome.Pass() {
@@ -209,7 +209,7 @@ func TestVerdictKeepsTheWorst(t *testing.T) {
 }
 
 func TestTrialCorruptions(t *testing.T) {
-	for _, tr := range corruptcase.Trials(4) {
+	for _, tr := range corruptcase.Trials(4)[1:] {
 		c := tr.Corruption("meta|*.db")
 		if err := c.Validate(); err != nil {
 			t.Fatalf("%+v: %v", tr, err)

@@ -39,9 +39,9 @@ func corruptSize(rng *rand.Rand) int {
 }
 
 // makeCorruptPlan draws a history of about 2,400 entries (some 2.5 MB) in
-// batches, with a truncation and re-append, a purge and hard states saved
-// along the way.
-func makeCorruptPlan(seed uint64) *corruptPlan {
+// batches, with a truncation and re-append (unless noTruncation), a purge
+// and hard states saved along the way.
+func makeCorruptPlan(seed uint64, noTruncation bool) *corruptPlan {
 	rng := rand.New(rand.NewPCG(seed, 0xC0FFEE))
 	p := &corruptPlan{final: &model{}, replaced: map[uint64][]raftlog.Entry{}}
 	m := p.final
@@ -53,7 +53,7 @@ func makeCorruptPlan(seed uint64) *corruptPlan {
 		p.hs = raftlog.HardState{Term: term, Vote: raftlog.Vote{Term: term, Candidate: fmt.Sprint(1 + rng.IntN(5))}, Commit: m.last()}
 		p.steps = append(p.steps, step{kind: stepHardState, hs: p.hs})
 	}
-	truncated, purged := false, false
+	truncated, purged := noTruncation, false
 	for m.last() < 2400 {
 		n := 1 + rng.IntN(40)
 		b := make([]raftlog.Entry, n)
@@ -113,7 +113,7 @@ func corruptSubject(h Harness) corruptcase.Subject {
 				t.Skipf("engine %s declares Capabilities().Persistent = false: the corruption case does not apply", h.Name)
 				return false
 			}
-			p := makeCorruptPlan(seed)
+			p := makeCorruptPlan(seed, h.NoTruncation)
 			for k, st := range p.steps {
 				if err := st.run(e); err != nil {
 					_ = e.Close()
@@ -132,7 +132,7 @@ func corruptSubject(h Harness) corruptcase.Subject {
 			return true
 		},
 		Check: func(dir string, seed uint64, v *corruptcase.Verdict) {
-			checkCorrupted(h, dir, makeCorruptPlan(seed), v)
+			checkCorrupted(h, dir, makeCorruptPlan(seed, h.NoTruncation), v)
 		},
 	}
 }
@@ -147,9 +147,13 @@ func checkCorrupted(h Harness, dir string, p *corruptPlan, v *corruptcase.Verdic
 	defer func() { v.Err("close", e.Close()) }()
 	ls, want := e.Log(), p.final
 	if pid := ls.PurgedID(); pid != want.purged {
-		if pid.Index < want.purged.Index {
+		_, err := ls.Entry(want.purged.Index)
+		switch {
+		case pid.Index < want.purged.Index && err == nil:
 			v.Resurrected("purge boundary %s, want %s: purged entries are back", pid, want.purged)
-		} else {
+		case pid.Index < want.purged.Index:
+			v.Lost("purge boundary %s, want %s: the boundary is lost", pid, want.purged)
+		default:
 			v.Lost("purge boundary %s, want %s: entries are gone from the head", pid, want.purged)
 		}
 	}

@@ -23,6 +23,11 @@ type Harness struct {
 	// files that hold the engine's metadata, which the corruption case
 	// damages in their first 8 KiB; empty means DefaultMetaFiles.
 	MetaFiles string
+	// NoTruncation leaves the tail truncation out of the corruption case's
+	// history, for an engine whose truncation is known to be broken
+	// (raft-wal v0.4.0, hashicorp/raft-wal#31), so that its handling of
+	// damage shows apart from that defect.
+	NoTruncation bool
 }
 
 // testCase is one check of the contract. Its name is stable: KnownDifferences,

@@ -241,6 +241,16 @@ func Trials(perColumn int) []Trial {
 // Long reports whether ORDEAL_LONG=1 asks for the long forms of tests.
 func Long() bool { return os.Getenv("ORDEAL_LONG") == "1" }
 
+// Scale is how many times the suites' histories are longer in the long
+// form: 1, or 3 with ORDEAL_LONG=1 (some 2.5 MB per store instead of
+// 0.8 MB).
+func Scale() int {
+	if Long() {
+		return 3
+	}
+	return 1
+}
+
 // Default is the trials a suite runs: the control and two per column, or
 // twenty with ORDEAL_LONG=1.
 func Default() []Trial {

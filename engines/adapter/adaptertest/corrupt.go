@@ -40,7 +40,8 @@ type corruptPlan struct {
 }
 
 // makeCorruptPlan draws a history over three shards (their storage types
-// taken from storageTypes in turn) of some 2,400 records, most in batches,
+// taken from storageTypes in turn) of some 800 records (0.4 MB; three times
+// that in the long form, see corruptcase.Scale), most in batches,
 // about one in twelve deleted by offset or by key, with group offsets
 // committed along the way, and a fourth shard written and then deleted.
 func makeCorruptPlan(seed uint64, storageTypes []string) *corruptPlan {
@@ -72,7 +73,7 @@ func makeCorruptPlan(seed uint64, storageTypes []string) *corruptPlan {
 		}
 		return r
 	}
-	for total := 0; total < 2400; {
+	for total := 0; total < 800*corruptcase.Scale(); {
 		name := names[rng.IntN(len(names))]
 		s := p.shards[name]
 		switch x := rng.IntN(20); {

@@ -38,8 +38,8 @@ func corruptSize(rng *rand.Rand) int {
 	return 20 + rng.IntN(700)
 }
 
-// makeCorruptPlan draws a history of about 2,400 entries (some 2.5 MB) in
-// batches, with a truncation and re-append (unless noTruncation), a purge
+// makeCorruptPlan draws a history of about 800 entries (some 0.8 MB; three
+// times that in the long form, see corruptcase.Scale) in batches, with a truncation and re-append (unless noTruncation), a purge
 // and hard states saved along the way.
 func makeCorruptPlan(seed uint64, noTruncation bool) *corruptPlan {
 	rng := rand.New(rand.NewPCG(seed, 0xC0FFEE))
@@ -54,7 +54,8 @@ func makeCorruptPlan(seed uint64, noTruncation bool) *corruptPlan {
 		p.steps = append(p.steps, step{kind: stepHardState, hs: p.hs})
 	}
 	truncated, purged := noTruncation, false
-	for m.last() < 2400 {
+	total := uint64(800 * corruptcase.Scale())
+	for m.last() < total {
 		n := 1 + rng.IntN(40)
 		b := make([]raftlog.Entry, n)
 		for i := range b {
@@ -66,7 +67,7 @@ func makeCorruptPlan(seed uint64, noTruncation bool) *corruptPlan {
 		if rng.IntN(10) == 0 {
 			saveHS()
 		}
-		if !truncated && m.last() > 800 {
+		if !truncated && m.last() > total/3 {
 			truncated = true
 			from := m.last() - 15
 			for i := from; i <= m.last(); i++ {
@@ -79,10 +80,10 @@ func makeCorruptPlan(seed uint64, noTruncation bool) *corruptPlan {
 			attempt++
 			saveHS()
 		}
-		if !purged && m.last() > 1600 {
+		if !purged && m.last() > 2*total/3 {
 			purged = true
-			e, _ := m.entry(600)
-			id := raftlog.LogID{Index: 600, Term: e.Term}
+			e, _ := m.entry(total / 4)
+			id := raftlog.LogID{Index: total / 4, Term: e.Term}
 			m.purge(id)
 			p.steps = append(p.steps, step{kind: stepPurge, id: id})
 		}

@@ -40,8 +40,8 @@ type corruptPlan struct {
 	order   []string
 }
 
-// makeCorruptPlan draws a history over 20 streams of some 2,400 messages
-// (about 1 MB), five of them written by idempotent producers, with streams
+// makeCorruptPlan draws a history over 20 streams of some 800 messages
+// (0.4 MB; three times that in the long form, see corruptcase.Scale), five of them written by idempotent producers, with streams
 // closed, deleted, and forked (one source deleted under its fork).
 func makeCorruptPlan(seed uint64) *corruptPlan {
 	rng := rand.New(rand.NewPCG(seed, 0x57E4))
@@ -88,8 +88,9 @@ func makeCorruptPlan(seed uint64) *corruptPlan {
 			return err
 		})
 	}
-	for n := 0; n < 2400; n++ {
-		if n == 1200 {
+	total := 800 * corruptcase.Scale()
+	for n := 0; n < total; n++ {
+		if n == total/2 {
 			fork("f10", "s10")
 			fork("f11", "s11")
 		}

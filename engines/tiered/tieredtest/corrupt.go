@@ -221,9 +221,9 @@ type rsmSegment struct {
 	deleted bool
 }
 
-// makeRSMPlan draws 16 segments over two partitions, with log data of 16
-// to 192 KiB (some 1.6 MB in all); four of them are deleted after their
-// copy.
+// makeRSMPlan draws 16 segments over two partitions, with log data of 8
+// to 64 KiB (some 0.6 MB in all; three times larger in the long form, see
+// corruptcase.Scale); four of them are deleted after their copy.
 func makeRSMPlan(seed uint64) []rsmSegment {
 	rng := rand.New(rand.NewPCG(seed, 0x5E6))
 	var out []rsmSegment
@@ -231,7 +231,7 @@ func makeRSMPlan(seed uint64) []rsmSegment {
 		tp := corruptTPs[i%2]
 		start := int64(i/2) * 1000
 		m := seg(tp, tiered.NewUUID(rng), start, start+999, 0, start)
-		c := makeContent(rng.Uint64(), 16<<10+rng.IntN(176<<10), rng.IntN(2) == 0)
+		c := makeContent(rng.Uint64(), corruptcase.Scale()*(8<<10+rng.IntN(56<<10)), rng.IntN(2) == 0)
 		m.SegmentSizeInBytes = int64(len(c.log))
 		out = append(out, rsmSegment{m: m, c: c, deleted: i%4 == 3})
 	}

@@ -401,7 +401,11 @@ func child(t testing.TB, s Subject) childRole {
 	o, detail := check(s, os.Getenv(envDir), seed)
 	raw, err := json.Marshal(childVerdict{Outcome: o, Detail: detail})
 	if err == nil {
-		err = os.WriteFile(os.Getenv(envOut), raw, 0o644)
+		// Whole or absent: the parent reads it only after the child exits.
+		tmp := os.Getenv(envOut) + ".tmp"
+		if err = os.WriteFile(tmp, raw, 0o644); err == nil {
+			err = os.Rename(tmp, os.Getenv(envOut))
+		}
 	}
 	if err != nil {
 		t.Fatalf("corruptcase: write the verdict: %v", err)
@@ -455,9 +459,14 @@ func inChild(t *testing.T, name, dir string) (Outcome, string) {
 		<-done
 		return Hung, fmt.Sprintf("no verdict after %v: %s", Timeout, lastLines(stderr.String(), 3))
 	}
+	if werr != nil {
+		// Whatever the verdict said, something in the child died: a
+		// goroutine the engine started may panic after the check is done.
+		return Crashed, fmt.Sprintf("child exited (%v): %s", werr, crashLine(stderr.String()))
+	}
 	raw, rerr := os.ReadFile(out)
 	if rerr != nil {
-		return Crashed, fmt.Sprintf("child exited (%v) without a verdict: %s", werr, crashLine(stderr.String()))
+		return Crashed, fmt.Sprintf("child exited without a verdict: %s", lastLines(stderr.String(), 3))
 	}
 	var v childVerdict
 	if err := json.Unmarshal(raw, &v); err != nil {

@@ -144,12 +144,8 @@ func TestCrashAndHangInChild(t *testing.T) {
 		switch {
 		case logErr != nil:
 			// Die in a goroutine of our own, as bbolt does at open.
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				panic("toy: the log is gone")
-			}()
-			<-done
+			go func() { panic("toy: the log is gone") }()
+			time.Sleep(time.Hour)
 		case !bytes.Equal(meta, []byte(fmt.Sprint(toyRecords))):
 			time.Sleep(time.Hour)
 		default:

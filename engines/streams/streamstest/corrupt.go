@@ -40,8 +40,9 @@ type corruptPlan struct {
 	order   []string
 }
 
-// makeCorruptPlan draws a history over 20 streams of some 800 messages
-// (0.4 MB; three times that in the long form, see corruptcase.Scale), five of them written by idempotent producers, with streams
+// makeCorruptPlan draws a history over 20 streams of some 300 messages
+// (0.4 MB; three times that in the long form, see corruptcase.Scale: each
+// append is a synced commit), five of them written by idempotent producers, with streams
 // closed, deleted, and forked (one source deleted under its fork).
 func makeCorruptPlan(seed uint64) *corruptPlan {
 	rng := rand.New(rand.NewPCG(seed, 0x57E4))
@@ -63,7 +64,7 @@ func makeCorruptPlan(seed uint64) *corruptPlan {
 		})
 	}
 	appendTo := func(sp *streamPlan) {
-		data := make([]byte, 20+rng.IntN(900))
+		data := make([]byte, 20+rng.IntN(2700))
 		for i := range data {
 			data[i] = byte(rng.Uint32())
 		}
@@ -88,7 +89,7 @@ func makeCorruptPlan(seed uint64) *corruptPlan {
 			return err
 		})
 	}
-	total := 800 * corruptcase.Scale()
+	total := 300 * corruptcase.Scale()
 	for n := 0; n < total; n++ {
 		if n == total/2 {
 			fork("f10", "s10")

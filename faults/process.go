@@ -48,8 +48,10 @@ func StartProcess(argv []string, env ...string) (*Process, error) {
 	p := &Process{argv: argv, cmd: cmd, stdin: stdin, stdout: bufio.NewReaderSize(stdout, 1<<16), stderr: &tailBuffer{max: 64 << 10}, exited: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	// The child dies with this process: a killed harness leaves no
-	// orphan behind (and no process holding a mount open).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// orphan behind (and no process holding a mount open). It has a
+	// process group of its own, so a Ctrl-C at the terminal reaches the
+	// harness, which stops the run, and not the engine under test.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%w: start %s: %w", ErrProcess, argv[0], err)
 	}

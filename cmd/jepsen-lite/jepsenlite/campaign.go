@@ -176,7 +176,7 @@ func Campaign(ctx context.Context, cc CampaignConfig) (*CampaignResult, error) {
 // planCampaign lists every cell in a fixed order, so that shards split
 // the same list.
 func planCampaign(cc CampaignConfig) ([]plannedCell, error) {
-	engines := cc.Engines
+	engines := slices.Clone(cc.Engines)
 	if len(engines) == 0 {
 		for _, f := range Families() {
 			for _, e := range f.Engines() {
@@ -184,8 +184,8 @@ func planCampaign(cc CampaignConfig) ([]plannedCell, error) {
 			}
 		}
 	}
-	mutants := cc.Mutants
-	if mutants == nil {
+	mutants := slices.Clone(cc.Mutants)
+	if cc.Mutants == nil {
 		for _, f := range Families() {
 			for _, m := range f.Mutants() {
 				mutants = append(mutants, f.Name()+"/"+m.Name)
@@ -212,6 +212,25 @@ func planCampaign(cc CampaignConfig) ([]plannedCell, error) {
 		}
 	}
 	var plan []plannedCell
+	full := func(name string) (string, error) {
+		f, e, err := ResolveEngine(name)
+		if err != nil {
+			return "", err
+		}
+		return f.Name() + "/" + e, checkEngine(f, e)
+	}
+	for i, e := range engines {
+		var err error
+		if engines[i], err = full(e); err != nil {
+			return nil, err
+		}
+	}
+	for i, m := range mutants {
+		var err error
+		if mutants[i], err = full(m); err != nil {
+			return nil, err
+		}
+	}
 	for _, e := range engines {
 		avail, err := availability(e, nil)
 		if err != nil {

@@ -300,8 +300,8 @@ func unavailableVerdict(cc CampaignConfig) (linearizability.Verdict, string) {
 	return linearizability.Ok, "skipped: cannot run here (allowed)"
 }
 
-func runEngineCell(ctx context.Context, cc CampaignConfig, p plannedCell) Cell {
-	cell := Cell{Engine: p.engine, Nemesis: p.nemesis}
+func runEngineCell(ctx context.Context, cc CampaignConfig, p plannedCell) (cell Cell) {
+	cell = Cell{Engine: p.engine, Nemesis: p.nemesis}
 	start := time.Now()
 	defer func() { cell.Seconds = time.Since(start).Seconds() }()
 	if p.unavailable != "" {
@@ -377,8 +377,8 @@ func semanticsNote(ctx context.Context, cc CampaignConfig, res *Result) string {
 	return " [strict profile; ext4 rerun inconclusive]"
 }
 
-func runMutantCell(ctx context.Context, cc CampaignConfig, p plannedCell) Cell {
-	cell := Cell{Engine: p.engine, Nemesis: "any", Mutant: true}
+func runMutantCell(ctx context.Context, cc CampaignConfig, p plannedCell) (cell Cell) {
+	cell = Cell{Engine: p.engine, Nemesis: "any", Mutant: true}
 	start := time.Now()
 	defer func() { cell.Seconds = time.Since(start).Seconds() }()
 	if p.suiteOnly != "" {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -93,6 +94,24 @@ type Cell struct {
 	// CaughtBy is, for a mutant, the replay command of the run that
 	// caught it.
 	CaughtBy string `json:"caught_by,omitempty"`
+	// Coverage adds up the coverage of the cell's runs.
+	Coverage *linearizability.Coverage `json:"coverage,omitempty"`
+}
+
+// addCoverage adds c to the cell's coverage.
+func (cell *Cell) addCoverage(c *linearizability.Coverage) {
+	if c == nil {
+		return
+	}
+	if cell.Coverage == nil {
+		cell.Coverage = &linearizability.Coverage{Methods: map[string]int{}, Outcomes: map[string]int{}}
+	}
+	for k, v := range c.Methods {
+		cell.Coverage.Methods[k] += v
+	}
+	for k, v := range c.Outcomes {
+		cell.Coverage.Outcomes[k] += v
+	}
 }
 
 // plannedCell is a cell before it runs.
@@ -113,6 +132,50 @@ type CampaignResult struct {
 	Verdict linearizability.Verdict `json:"verdict"`
 	Seconds float64                 `json:"seconds"`
 	Cells   []Cell                  `json:"cells"`
+	// Coverage adds up, per family, the coverage of the reference
+	// engines' runs; Gaps names the declared methods and outcome classes
+	// that never occurred (which makes the campaign inconclusive).
+	Coverage map[string]*linearizability.Coverage `json:"coverage,omitempty"`
+	Gaps     []string                             `json:"gaps,omitempty"`
+	// CoverageJudged is set for a release suite with every nemesis: only
+	// then must every declared method and outcome occur.
+	CoverageJudged bool `json:"coverage_judged"`
+}
+
+// summarizeCoverage adds up the engine cells' coverage per family and
+// names the gaps: declared methods and outcomes that never occurred in
+// a family that ran.
+func (r *CampaignResult) summarizeCoverage() {
+	r.Coverage, r.Gaps = map[string]*linearizability.Coverage{}, nil
+	for _, c := range r.Cells {
+		if c.Mutant || c.Runs == 0 || c.Coverage == nil {
+			continue
+		}
+		fam, _, _ := strings.Cut(c.Engine, "/")
+		agg := Cell{Coverage: r.Coverage[fam]}
+		agg.addCoverage(c.Coverage)
+		r.Coverage[fam] = agg.Coverage
+	}
+	for _, name := range slices.Sorted(maps.Keys(r.Coverage)) {
+		f, err := LookupFamily(name)
+		if err != nil {
+			continue
+		}
+		methods, outcomes := f.Declared()
+		for _, m := range methods {
+			if r.Coverage[name].Methods[m] == 0 {
+				r.Gaps = append(r.Gaps, fmt.Sprintf("%s: method %s never called", name, m))
+			}
+		}
+		for _, o := range outcomes {
+			if r.Coverage[name].Outcomes[o] == 0 {
+				r.Gaps = append(r.Gaps, fmt.Sprintf("%s: outcome %s never seen", name, o))
+			}
+		}
+	}
+	if len(r.Gaps) > 0 && r.CoverageJudged {
+		r.Verdict = linearizability.Worst(r.Verdict, linearizability.Unknown)
+	}
 }
 
 // Campaign runs the planned cells of this shard and returns them with the
@@ -136,7 +199,8 @@ func Campaign(ctx context.Context, cc CampaignConfig) (*CampaignResult, error) {
 		return nil, err
 	}
 	start := time.Now()
-	res := &CampaignResult{Suite: cc.Suite, Shard: cc.Shard, Shards: cc.Shards, Total: len(plan), Verdict: linearizability.Ok}
+	res := &CampaignResult{Suite: cc.Suite, Shard: cc.Shard, Shards: cc.Shards, Total: len(plan), Verdict: linearizability.Ok,
+		CoverageJudged: cc.Release && len(cc.Nemeses) == 0}
 	var mine []plannedCell
 	for i, p := range plan {
 		if i%cc.Shards == cc.Shard-1 {
@@ -168,6 +232,9 @@ func Campaign(ctx context.Context, cc CampaignConfig) (*CampaignResult, error) {
 	}
 	if len(mine) == 0 {
 		res.Verdict = linearizability.Unknown
+	}
+	if cc.Shards == 1 {
+		res.summarizeCoverage() // a shard sees part of the seeds: Merge judges the whole
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
@@ -322,6 +389,7 @@ func runEngineCell(ctx context.Context, cc CampaignConfig, p plannedCell) (cell 
 			continue
 		}
 		cell.Runs++
+		cell.addCoverage(res.History.Coverage)
 		switch res.Verdict {
 		case linearizability.Ok:
 			cell.Ok++
@@ -465,6 +533,22 @@ func WriteCells(w io.Writer, cells []Cell) {
 	}
 }
 
+// WriteCoverage prints a campaign's coverage per family and its gaps.
+func WriteCoverage(w io.Writer, r *CampaignResult) {
+	for _, fam := range slices.Sorted(maps.Keys(r.Coverage)) {
+		c := r.Coverage[fam]
+		fmt.Fprintf(w, "coverage %s: methods %s\n", fam, countList(c.Methods))
+		fmt.Fprintf(w, "coverage %s: outcomes %s\n", fam, countList(c.Outcomes))
+	}
+	for _, g := range r.Gaps {
+		if r.CoverageJudged {
+			fmt.Fprintf(w, "GAP %s\n", g)
+		} else {
+			fmt.Fprintf(w, "not reached (a partial campaign: not judged) %s\n", g)
+		}
+	}
+}
+
 func campaignMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("campaign", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -550,6 +634,7 @@ func reportCampaign(res *CampaignResult, out string, jsonOut bool, stdout, stder
 		fmt.Fprintf(stdout, "%s\n", b)
 	} else {
 		WriteCells(stdout, res.Cells)
+		WriteCoverage(stdout, res)
 		fmt.Fprintf(stdout, "campaign %s shard %d/%d: %v, %d of %d cells, in %v\n", res.Suite, res.Shard, res.Shards, res.Verdict,
 			len(res.Cells), res.Total, (time.Duration(res.Seconds * float64(time.Second))).Round(time.Second))
 	}
@@ -575,7 +660,7 @@ func Merge(parts []*CampaignResult) (*CampaignResult, error) {
 	}
 	n, total, suite := parts[0].Shards, parts[0].Total, parts[0].Suite
 	seen := map[int]bool{}
-	m := &CampaignResult{Suite: suite, Shard: 1, Shards: 1, Total: total, Verdict: linearizability.Ok}
+	m := &CampaignResult{Suite: suite, Shard: 1, Shards: 1, Total: total, Verdict: linearizability.Ok, CoverageJudged: parts[0].CoverageJudged}
 	for _, p := range parts {
 		if p.Shards != n || p.Total != total || p.Suite != suite {
 			return nil, fmt.Errorf("%w: shard %d/%d of %s (%d cells) does not belong with %d/%d of %s (%d cells)", ErrUsage, p.Shard, p.Shards, p.Suite, p.Total, parts[0].Shard, n, suite, total)
@@ -588,6 +673,7 @@ func Merge(parts []*CampaignResult) (*CampaignResult, error) {
 		m.Verdict = linearizability.Worst(m.Verdict, p.Verdict)
 		m.Seconds = max(m.Seconds, p.Seconds)
 	}
+	m.summarizeCoverage()
 	var missing []string
 	for i := 1; i <= n; i++ {
 		if !seen[i] {

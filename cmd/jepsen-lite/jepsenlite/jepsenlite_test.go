@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -464,6 +466,45 @@ func BenchmarkCheck(b *testing.B) {
 				if r, err := fam.check(h, 0, false); err != nil || r.Verdict != linearizability.Ok {
 					b.Fatalf("verdict %v", r.Verdict)
 				}
+			}
+		})
+	}
+}
+
+// TestCoverageGapsMakeCampaignInconclusive: a release campaign in which a
+// declared method or outcome never occurred is not a pass; a partial one
+// only reports the gap.
+func TestCoverageGapsMakeCampaignInconclusive(t *testing.T) {
+	fam, _ := LookupFamily("raftlog")
+	methods, outcomes := fam.Declared()
+	full := &linearizability.Coverage{Methods: map[string]int{}, Outcomes: map[string]int{}}
+	for _, m := range methods {
+		full.Methods[m] = 1
+	}
+	for _, o := range outcomes {
+		full.Outcomes[o] = 1
+	}
+	lacking := &linearizability.Coverage{Methods: maps.Clone(full.Methods), Outcomes: maps.Clone(full.Outcomes)}
+	delete(lacking.Methods, "truncate")
+	for _, tc := range []struct {
+		name   string
+		cov    *linearizability.Coverage
+		judged bool
+		want   linearizability.Verdict
+	}{
+		{"complete", full, true, linearizability.Ok},
+		{"gap judged", lacking, true, linearizability.Unknown},
+		{"gap partial", lacking, false, linearizability.Ok},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &CampaignResult{Verdict: linearizability.Ok, CoverageJudged: tc.judged,
+				Cells: []Cell{{Engine: "raftlog/file", Runs: 1, Verdict: linearizability.Ok, Coverage: tc.cov}}}
+			r.summarizeCoverage()
+			if r.Verdict != tc.want {
+				t.Errorf("verdict %v (gaps %v), want %v", r.Verdict, r.Gaps, tc.want)
+			}
+			if tc.cov == lacking && !slices.Contains(r.Gaps, "raftlog: method truncate never called") {
+				t.Errorf("gaps %v do not name truncate", r.Gaps)
 			}
 		})
 	}

@@ -55,6 +55,9 @@ type CampaignConfig struct {
 	FirstSeed uint64
 	Ops       int
 	Clients   int
+	// MutantSeeds bounds the seeds tried per nemesis to catch a mutant,
+	// stopping at the first that does (default: 5 x Seeds, at least 30).
+	MutantSeeds int
 	// Shard and Shards split the campaign: this process runs the cells
 	// whose position modulo Shards is Shard-1 (Shards 0 or 1: all).
 	Shard, Shards int
@@ -112,6 +115,13 @@ func (cell *Cell) addCoverage(c *linearizability.Coverage) {
 	for k, v := range c.Outcomes {
 		cell.Coverage.Outcomes[k] += v
 	}
+}
+
+func (cc CampaignConfig) mutantSeeds() int {
+	if cc.MutantSeeds > 0 {
+		return cc.MutantSeeds
+	}
+	return max(5*cc.Seeds, 30)
 }
 
 // plannedCell is a cell before it runs.
@@ -272,9 +282,11 @@ func planCampaign(cc CampaignConfig) ([]plannedCell, error) {
 		for _, n := range faults.Nemeses() {
 			nems = append(nems, n.Name())
 		}
+		nems = append(nems, "fsync@lazyfs")
 	}
 	for _, n := range nems {
-		if _, err := faults.LookupNemesis(n); err != nil {
+		name, _, _ := strings.Cut(n, "@")
+		if _, err := faults.LookupNemesis(name); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 		}
 	}
@@ -344,13 +356,16 @@ func planCampaign(cc CampaignConfig) ([]plannedCell, error) {
 }
 
 // cellRun runs one seed of a cell.
+// A cell's nemesis may name its target: "fsync@lazyfs".
 func cellRun(ctx context.Context, cc CampaignConfig, engine, nemesis string, seed uint64) (*Result, error) {
 	cfg := Config{Engine: engine, Seed: seed, Ops: cc.Ops, Clients: cc.Clients, NodeCommand: cc.NodeCommand, Log: cc.Log, OnlyFailures: true}
-	if nemesis != "" {
+	if name, target, ok := strings.Cut(nemesis, "@"); ok {
+		cfg.Nemeses, cfg.Target = []string{name}, target
+	} else if nemesis != "" {
 		cfg.Nemeses = []string{nemesis}
 	}
 	if cc.Out != "" {
-		n := nemesis
+		n := strings.ReplaceAll(nemesis, "@", "_")
 		if n == "" {
 			n = "none"
 		}
@@ -454,7 +469,7 @@ func runMutantCell(ctx context.Context, cc CampaignConfig, p plannedCell) (cell 
 		return cell
 	}
 	for _, n := range p.nems {
-		seeds := cc.Seeds
+		seeds := cc.mutantSeeds()
 		if n == "" {
 			seeds = 1 // a fault-free run is the same for every seed but the workload
 		}

@@ -84,6 +84,18 @@ type Handler struct {
 
 	mu  sync.Mutex
 	rnd *rand.Rand
+
+	bugs bugs
+}
+
+// bugs plants known defects, to prove that the checks catch them; tests
+// set them through export_test.go.
+type bugs struct {
+	// noTouch does not slide a stream's TTL on reads.
+	noTouch bool
+	// noClosedHeader leaves Stream-Closed and Stream-Next-Offset out of
+	// the 409 for an append to a closed stream.
+	noClosedHeader bool
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -215,7 +227,7 @@ func (h *Handler) failErr(w http.ResponseWriter, r *http.Request, name string, e
 		case errors.Is(err, streams.ErrSeqGap):
 			w.Header().Set(hp.HeaderExpectedSeq, strconv.FormatUint(se.ExpectedSeq, 10))
 			w.Header().Set(hp.HeaderReceivedSeq, strconv.FormatUint(se.ReceivedSeq, 10))
-		case errors.Is(err, streams.ErrStreamClosed):
+		case errors.Is(err, streams.ErrStreamClosed) && !h.bugs.noClosedHeader:
 			w.Header().Set(hp.HeaderClosed, hp.ClosedTrue)
 			if md, merr := h.s.Metadata(name); merr == nil {
 				w.Header().Set(hp.HeaderNextOffset, md.Tail.String())

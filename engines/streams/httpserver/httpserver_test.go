@@ -3,6 +3,7 @@ package httpserver_test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -30,13 +31,17 @@ func (c *fakeClock) advance(d time.Duration) {
 }
 
 func newServer(t testing.TB) (*httptest.Server, *fakeClock) {
+	return newServerWith(t, httpserver.New)
+}
+
+func newServerWith(t testing.TB, mk func(streams.Store, httpserver.Options) *httpserver.Handler) (*httptest.Server, *fakeClock) {
 	t.Helper()
 	clk := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	s, err := memory.Open(streams.Options{Clock: clk.now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := httpserver.New(s, httpserver.Options{LongPollTimeout: 200 * time.Millisecond, SSEDuration: 2 * time.Second})
+	h := mk(s, httpserver.Options{LongPollTimeout: 200 * time.Millisecond, SSEDuration: 2 * time.Second})
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
 		h.Close()
@@ -60,35 +65,45 @@ func str(s string) *string { return &s }
 
 func run(t *testing.T, srv *httptest.Server, steps []step) {
 	t.Helper()
+	for _, p := range check(srv, steps) {
+		t.Error(p)
+	}
+}
+
+// check runs steps and returns what their answers got wrong; it stops at
+// the first wrong status.
+func check(srv *httptest.Server, steps []step) []string {
+	var out []string
 	for i, s := range steps {
 		req, err := http.NewRequest(s.method, srv.URL+s.path, strings.NewReader(s.body))
 		if err != nil {
-			t.Fatal(err)
+			return append(out, err.Error())
 		}
 		for k, v := range s.header {
 			req.Header.Set(k, v)
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			t.Fatalf("step %d %s %s: %v", i, s.method, s.path, err)
+			return append(out, fmt.Sprintf("step %d %s %s: %v", i, s.method, s.path, err))
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != s.status {
-			t.Fatalf("step %d %s %s: status %d, want %d (%s)", i, s.method, s.path, resp.StatusCode, s.status, b)
+			return append(out, fmt.Sprintf("step %d %s %s: status %d, want %d (%s)", i, s.method, s.path, resp.StatusCode, s.status, b))
 		}
 		for k, v := range s.want {
 			if got := resp.Header.Get(k); got != v {
-				t.Errorf("step %d %s %s: header %s = %q, want %q", i, s.method, s.path, k, got, v)
+				out = append(out, fmt.Sprintf("step %d %s %s: header %s = %q, want %q", i, s.method, s.path, k, got, v))
 			}
 		}
 		if s.wantBody != nil && string(b) != *s.wantBody {
-			t.Errorf("step %d %s %s: body %q, want %q", i, s.method, s.path, b, *s.wantBody)
+			out = append(out, fmt.Sprintf("step %d %s %s: body %q, want %q", i, s.method, s.path, b, *s.wantBody))
 		}
 		if resp.Header.Get("X-Content-Type-Options") != "nosniff" {
-			t.Errorf("step %d: no nosniff header", i)
+			out = append(out, fmt.Sprintf("step %d: no nosniff header", i))
 		}
 	}
+	return out
 }
 
 const (
@@ -187,18 +202,58 @@ func TestETagAndTTL(t *testing.T) {
 		{method: "GET", path: "/t", header: map[string]string{"If-None-Match": tag}, status: 304},
 		{method: "HEAD", path: "/t", status: 200, want: map[string]string{"Stream-TTL": "60"}},
 	})
-	for i := 0; i < 3; i++ {
-		clk.advance(50 * time.Second)
-		run(t, srv, []step{{method: "GET", path: "/t?offset=now", status: 200}})
+	for _, p := range slidingReads(srv, clk) {
+		t.Error(p)
 	}
-	clk.advance(50 * time.Second)
-	run(t, srv, []step{{method: "HEAD", path: "/t", status: 200}})
-	clk.advance(20 * time.Second)
 	run(t, srv, []step{
-		{method: "HEAD", path: "/t", status: 404},
 		{method: "PUT", path: "/t", header: map[string]string{"Stream-TTL": "060"}, status: 400},
 		{method: "PUT", path: "/t", header: map[string]string{"Stream-TTL": "1", "Stream-Expires-At": "2030-01-01T00:00:00Z"}, status: 400},
 	})
+}
+
+// slidingReads reads a stream with a 60 s TTL every 50 s and checks that
+// it lives on, then that HEAD does not slide it.
+func slidingReads(srv *httptest.Server, clk *fakeClock) []string {
+	for i := 0; i < 3; i++ {
+		clk.advance(50 * time.Second)
+		if p := check(srv, []step{{method: "GET", path: "/t?offset=now", status: 200}}); p != nil {
+			return p
+		}
+	}
+	clk.advance(50 * time.Second)
+	if p := check(srv, []step{{method: "HEAD", path: "/t", status: 200}}); p != nil {
+		return p
+	}
+	clk.advance(20 * time.Second)
+	return check(srv, []step{{method: "HEAD", path: "/t", status: 404}})
+}
+
+// closedConflict is an append to a closed stream, which must say so.
+var closedConflict = []step{
+	{method: "PUT", path: "/c", header: map[string]string{"Content-Type": "text/plain", "Stream-Closed": "true"}, body: "x", status: 201},
+	{method: "POST", path: "/c", header: map[string]string{"Content-Type": "text/plain"}, body: "y", status: 409, want: map[string]string{"Stream-Closed": "true", "Stream-Next-Offset": "0000000000000001_0000000000000001"}},
+}
+
+// TestPlantedBugsAreCaught proves that the protocol checks fail a server
+// with each planted defect.
+func TestPlantedBugsAreCaught(t *testing.T) {
+	noTouch := func(s streams.Store, o httpserver.Options) *httpserver.Handler {
+		return httpserver.NewWithBugs(s, o, true, false)
+	}
+	srv, clk := newServerWith(t, noTouch)
+	check(srv, []step{{method: "PUT", path: "/t", header: map[string]string{"Stream-TTL": "60"}, status: 201}})
+	if p := slidingReads(srv, clk); p == nil {
+		t.Error("reads that do not slide the ttl pass the sliding check")
+	}
+	noHeader := func(s streams.Store, o httpserver.Options) *httpserver.Handler {
+		return httpserver.NewWithBugs(s, o, false, true)
+	}
+	srv, _ = newServerWith(t, noHeader)
+	if p := check(srv, closedConflict); p == nil {
+		t.Error("a 409 without Stream-Closed passes the closed-stream check")
+	}
+	srv, _ = newServer(t)
+	run(t, srv, closedConflict)
 }
 
 func TestLiveModes(t *testing.T) {

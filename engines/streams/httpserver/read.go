@@ -139,7 +139,7 @@ func (h *Handler) read(w http.ResponseWriter, r *http.Request, name string) {
 		h.failErr(w, r, name, err)
 		return
 	}
-	if md.Config.TTL > 0 {
+	if md.Config.TTL > 0 && !h.bugs.noTouch {
 		if err := h.s.Touch(name); err != nil {
 			h.failErr(w, r, name, err)
 			return
@@ -249,19 +249,34 @@ func (h *Handler) longPoll(w http.ResponseWriter, r *http.Request, name string, 
 	h.writeChunk(w, md, c, http.StatusOK)
 }
 
-// sseWriter writes server-sent events.
+// sseWriter writes server-sent events. Events are buffered until flush,
+// so that a data event and the control event after it reach the client in
+// one write: a client that stops reading at the end of an event must not
+// see the data without its control.
 type sseWriter struct {
 	w   http.ResponseWriter
 	f   http.Flusher
 	b64 bool
+	buf bytes.Buffer
 	err error
+}
+
+// flush sends the buffered events.
+func (s *sseWriter) flush() {
+	if s.err != nil || s.buf.Len() == 0 {
+		return
+	}
+	if _, s.err = s.w.Write(s.buf.Bytes()); s.err == nil && s.f != nil {
+		s.f.Flush()
+	}
+	s.buf.Reset()
 }
 
 func (s *sseWriter) event(kind string, payload []byte, base64Lines bool) {
 	if s.err != nil {
 		return
 	}
-	var b bytes.Buffer
+	b := &s.buf
 	b.WriteString("event: " + kind + "\n")
 	if base64Lines {
 		enc := base64.StdEncoding.EncodeToString(payload)
@@ -281,9 +296,6 @@ func (s *sseWriter) event(kind string, payload []byte, base64Lines bool) {
 		}
 	}
 	b.WriteByte('\n')
-	if _, s.err = s.w.Write(b.Bytes()); s.err == nil && s.f != nil {
-		s.f.Flush()
-	}
 }
 
 // splitLines splits at every CR LF, LF or CR, as the SSE format ends
@@ -316,6 +328,7 @@ func (h *Handler) control(s *sseWriter, next streams.Offset, upToDate, closed bo
 	}
 	b, _ := json.Marshal(m)
 	s.event(hp.SSEEventControl, b, false)
+	s.flush()
 }
 
 func (h *Handler) sse(w http.ResponseWriter, r *http.Request, name string, md streams.Metadata, q readReq) {

@@ -39,10 +39,11 @@ func serve(args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	port := fs.Int("port", 0, "")
 	dir := fs.String("dir", "", "")
+	bug := fs.String("bug", "", "producer-outside-txn plants that acid bug")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	eng, err := acid.Open(streams.Options{Dir: *dir})
+	eng, err := acid.OpenWithBugs(streams.Options{Dir: *dir}, acid.Bugs{ProducerStateOutsideTxn: *bug == "producer-outside-txn"})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2

@@ -16,7 +16,7 @@ import (
 	"github.com/ordeal-dev/ordeal/engines/streams"
 )
 
-// Header names of the protocol.
+// Header names of the protocol, and the standard ones it gives a meaning.
 const (
 	HeaderNextOffset     = "Stream-Next-Offset"
 	HeaderUpToDate       = "Stream-Up-To-Date"
@@ -34,26 +34,6 @@ const (
 	HeaderProducerSeq    = "Producer-Seq"
 	HeaderExpectedSeq    = "Producer-Expected-Seq"
 	HeaderReceivedSeq    = "Producer-Received-Seq"
-	DefaultContentType   = "application/octet-stream"
-	JSONContentType      = "application/json"
-	EventStreamType      = "text/event-stream"
-	MaxProducerInt       = 1<<53 - 1
-	LiveLongPoll         = "long-poll"
-	LiveSSE              = "sse"
-	QueryOffset          = "offset"
-	QueryLive            = "live"
-	QueryCursor          = "cursor"
-	OffsetStart          = "-1"
-	OffsetNow            = "now"
-	ClosedTrue           = "true"
-	SSEEncodingBase64    = "base64"
-	SSEEventData         = "data"
-	SSEEventControl      = "control"
-	ControlNextOffset    = "streamNextOffset"
-	ControlCursor        = "streamCursor"
-	ControlUpToDate      = "upToDate"
-	ControlStreamClosed  = "streamClosed"
-	ReservedPathSegment  = "__ds"
 	HeaderRetryAfter     = "Retry-After"
 	HeaderContentType    = "Content-Type"
 	HeaderLocation       = "Location"
@@ -62,6 +42,42 @@ const (
 	HeaderIfNoneMatch    = "If-None-Match"
 	HeaderNoSniff        = "X-Content-Type-Options"
 	HeaderResourcePolicy = "Cross-Origin-Resource-Policy"
+)
+
+// Query parameters of a read and their values.
+const (
+	QueryOffset  = "offset"
+	QueryLive    = "live"
+	QueryCursor  = "cursor"
+	LiveLongPoll = "long-poll"
+	LiveSSE      = "sse"
+	// OffsetStart and OffsetNow are the sentinel offsets.
+	OffsetStart = "-1"
+	OffsetNow   = "now"
+)
+
+// Header values and media types.
+const (
+	ClosedTrue         = "true"
+	DefaultContentType = "application/octet-stream"
+	JSONContentType    = "application/json"
+	EventStreamType    = "text/event-stream"
+	SSEEncodingBase64  = "base64"
+	// MaxProducerInt bounds a producer's epoch and sequence (2^53-1, for
+	// JavaScript clients).
+	MaxProducerInt = 1<<53 - 1
+	// ReservedPathSegment starts the paths of the protocol's control APIs.
+	ReservedPathSegment = "__ds"
+)
+
+// SSE event types and control event fields.
+const (
+	SSEEventData        = "data"
+	SSEEventControl     = "control"
+	ControlNextOffset   = "streamNextOffset"
+	ControlCursor       = "streamCursor"
+	ControlUpToDate     = "upToDate"
+	ControlStreamClosed = "streamClosed"
 )
 
 // ErrBadHeader reports a header value the protocol does not allow.

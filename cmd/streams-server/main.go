@@ -78,12 +78,12 @@ func Main(args []string, stdout, stderr io.Writer, stop <-chan struct{}) int {
 	}
 	h := httpserver.New(store, httpserver.Options{LongPollTimeout: *longPoll, SSEDuration: *sseDur, Logger: log})
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(stdout, "listening http://%s\n", ln.Addr())
-	log.Info("serving", "engine", *engine, "dir", *dir, "addr", ln.Addr().String())
-
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sig)
+	fmt.Fprintf(stdout, "listening http://%s\n", ln.Addr())
+	log.Info("serving", "engine", *engine, "dir", *dir, "addr", ln.Addr().String())
+
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	code := 0

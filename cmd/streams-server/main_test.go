@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"io"
 	"net/http"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -80,5 +82,53 @@ func TestMainServesAndStops(t *testing.T) {
 		case <-time.After(20 * time.Second):
 			t.Fatal("did not stop")
 		}
+	}
+}
+
+// TestMainStopsOnSIGTERM sends the process SIGTERM while Main serves: it
+// must stop cleanly, ending a long-poll read in progress.
+func TestMainStopsOnSIGTERM(t *testing.T) {
+	pr, pw := io.Pipe()
+	code := make(chan int, 1)
+	go func() {
+		code <- Main([]string{"--engine", "memory", "--addr", "127.0.0.1:0", "--long-poll-timeout", "1m"}, pw, io.Discard, nil)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	url := strings.TrimSpace(strings.TrimPrefix(line, "listening ")) + "/s"
+	req, _ := http.NewRequest("PUT", url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 201 {
+		t.Fatalf("create: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	polled := make(chan error, 1)
+	go func() {
+		resp, err := http.Get(url + "?offset=now&live=long-poll")
+		if err == nil {
+			resp.Body.Close()
+		}
+		polled <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Fatalf("exit %d after SIGTERM", c)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("did not stop on SIGTERM")
+	}
+	select {
+	case <-polled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the long-poll read did not end at shutdown")
 	}
 }

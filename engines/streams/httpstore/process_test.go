@@ -53,11 +53,11 @@ func serve(args []string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM)
 	h := httpserver.New(eng, httpserver.Options{LongPollTimeout: time.Second})
 	srv := &http.Server{Handler: h}
 	go func() { _ = srv.Serve(ln) }()
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM)
 	<-sig
 	h.Close()
 	_ = srv.Shutdown(context.Background())

@@ -75,6 +75,8 @@ type Bugs struct {
 	ForkReadPastOffset bool
 	// SkipLayoutCheck opens a directory whatever its manifest says.
 	SkipLayoutCheck bool
+	// FixedTTL does not slide a TTL window on access.
+	FixedTTL bool
 }
 
 var (
@@ -169,7 +171,7 @@ func OpenWithBugs(o streams.Options, bugs Bugs) (*core.Store, error) {
 	s, err := core.New(b, core.Options{
 		Clock: o.Clock, MaxTotalBytes: o.MaxTotalBytes, MaxStreamBytes: o.MaxStreamBytes,
 		Caps: streams.Capabilities{Persistent: true, SyncOnWrite: true},
-		Bugs: core.Bugs{NoTotalRollback: bugs.NoTotalRollback, ForkReadPastOffset: bugs.ForkReadPastOffset},
+		Bugs: core.Bugs{NoTotalRollback: bugs.NoTotalRollback, ForkReadPastOffset: bugs.ForkReadPastOffset, FixedTTL: bugs.FixedTTL},
 	})
 	if err != nil {
 		_ = b.Close()

@@ -45,6 +45,7 @@ func TestPlantedBugsAreCaught(t *testing.T) {
 		{"total bytes not rolled back", acid.Bugs{NoTotalRollback: true}, []string{"limits/total", "limits/stream"}},
 		{"fork read past the fork offset", acid.Bugs{ForkReadPastOffset: true}, []string{"fork/read", "fork/chain"}},
 		{"layout manifest not validated", acid.Bugs{SkipLayoutCheck: true}, []string{"layout/mismatch"}},
+		{"ttl window does not slide", acid.Bugs{FixedTTL: true}, []string{"expiry/sliding"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			fails := streamstest.Failures(harness(c.bugs, map[string]string{"shards": "4"}))

@@ -13,8 +13,11 @@ import (
 )
 
 // Sentinel errors of the package; the SPI's own sentinels (package adapter)
-// are what callers test for.
+// are what callers test for otherwise.
 var (
+	// ErrDirInUse reports an Open of a directory another open engine (in
+	// this process or another) holds.
+	ErrDirInUse = errors.New("jetstream: directory in use by another engine")
 	// errBadAnswer reports an answer of the server the engine cannot read.
 	errBadAnswer = errors.New("jetstream: unexpected answer from the server")
 	// errBatchRefused reports an atomic batch the server would not open

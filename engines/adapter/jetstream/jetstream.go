@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sys/unix"
 
 	"github.com/ordeal-dev/ordeal/engines/adapter"
 )
@@ -155,15 +156,15 @@ func parseSettings(name string, params map[string]string) (settings, error) {
 
 // Engine is the adapter SPI on an embedded JetStream server.
 type Engine struct {
-	name string
 	set  settings
 	bugs Bugs
 	dir  string
 
-	srv *server.Server
-	nc  *nats.Conn
-	js  jetstream.JetStream
-	log *serverLog
+	lock *os.File // holds the flock on lockFile
+	srv  *server.Server
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	log  *serverLog
 
 	closed  atomic.Bool
 	failMu  sync.Mutex
@@ -224,13 +225,16 @@ func OpenWithBugs(name string, o adapter.Options, bugs Bugs) (*Engine, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("jetstream: create %s: %w", dir, err)
 	}
-	e := &Engine{name: name, set: set, bugs: bugs, dir: dir, shards: map[string]*shard{}}
+	e := &Engine{set: set, bugs: bugs, dir: dir, shards: map[string]*shard{}}
 	e.base, e.stopBase = context.WithCancel(context.Background())
 	e.log = &serverLog{onWriteError: func(msg string) {
 		if !e.bugs.IgnoreServerWriteErrors {
 			e.fail(errors.New("server: " + msg))
 		}
 	}}
+	if err := e.lockDir(); err != nil {
+		return nil, err
+	}
 	if err := e.start(); err != nil {
 		e.stop()
 		return nil, err
@@ -239,7 +243,31 @@ func OpenWithBugs(name string, o adapter.Options, bugs Bugs) (*Engine, error) {
 		e.stop()
 		return nil, err
 	}
+	if err := e.failed(); err != nil {
+		e.stop()
+		return nil, fmt.Errorf("jetstream: open %s: %w", dir, err)
+	}
 	return e, nil
+}
+
+// lockFile is the file in Options.Dir the engine holds an exclusive flock
+// on while open: two servers on one store would corrupt it.
+const lockFile = "ordeal-jetstream.lock"
+
+func (e *Engine) lockDir() error {
+	f, err := os.OpenFile(filepath.Join(e.dir, lockFile), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return fmt.Errorf("jetstream: lock %s: %w", e.dir, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		_ = f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return fmt.Errorf("%w: %s", ErrDirInUse, e.dir)
+		}
+		return fmt.Errorf("jetstream: lock %s: %w", e.dir, err)
+	}
+	e.lock = f
+	return nil
 }
 
 // start runs the server on dir with no listener and connects to it in
@@ -296,6 +324,9 @@ func (e *Engine) stop() {
 	if e.srv != nil {
 		e.srv.Shutdown()
 		e.srv.WaitForShutdown()
+	}
+	if e.lock != nil {
+		_ = e.lock.Close() // releases the flock
 	}
 }
 

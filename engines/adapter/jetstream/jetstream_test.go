@@ -333,3 +333,24 @@ func TestOffsetsSurvivePurgeAndRestart(t *testing.T) {
 		t.Fatalf("write after purging everything and a restart: offset %d, %v; want 5", o, err)
 	}
 }
+
+// TestDirectoryLocked opens a directory twice: the second open fails with
+// ErrDirInUse, and succeeds once the first engine is closed.
+func TestDirectoryLocked(t *testing.T) {
+	dir := t.TempDir()
+	e, err := Open(adapter.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(adapter.Options{Dir: dir}); !errors.Is(err, ErrDirInUse) {
+		t.Fatalf("second open: %v, want ErrDirInUse", err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e, err = Open(adapter.Options{Dir: dir})
+	if err != nil {
+		t.Fatalf("open after close: %v", err)
+	}
+	_ = e.Close()
+}

@@ -38,3 +38,55 @@ func BenchmarkBatchWrite(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkScan reads a 20000-record shard from offset 0 in reads of 1000
+// records, as a consumer catching up does, and seeks its last timestamp,
+// which scans the whole shard.
+func BenchmarkScan(b *testing.B) {
+	ctx := context.Background()
+	a, err := adapter.Open(jetstream.StorageType, adapter.Options{Dir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close()
+	if err := a.CreateShard(ctx, adapter.ShardConfig{Name: "s"}); err != nil {
+		b.Fatal(err)
+	}
+	const n = 20000
+	rs := make([]adapter.Record, 1000)
+	for i := 0; i < n; i += len(rs) {
+		for j := range rs {
+			rs[j] = adapter.Record{Key: fmt.Sprintf("key-%d", (i+j)%1000), Tags: []string{fmt.Sprintf("t%d", j%16)}, Timestamp: int64(i + j), Data: make([]byte, 1024)}
+		}
+		if _, err := a.BatchWrite(ctx, "s", rs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("op=read", func(b *testing.B) {
+		b.SetBytes(n * 1024)
+		for b.Loop() {
+			got := 0
+			for off := uint64(0); ; {
+				rs, err := a.ReadByOffset(ctx, "s", off, 1000)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(rs) == 0 {
+					break
+				}
+				got += len(rs)
+				off = rs[len(rs)-1].Offset + 1
+			}
+			if got != n {
+				b.Fatalf("read %d records, want %d", got, n)
+			}
+		}
+	})
+	b.Run("op=ts_seek", func(b *testing.B) {
+		for b.Loop() {
+			if o, err := a.OffsetByTimestamp(ctx, "s", n-1); err != nil || o != n-1 {
+				b.Fatalf("seek: %d, %v", o, err)
+			}
+		}
+	})
+}

@@ -636,7 +636,7 @@ func recordOf(m *nats.Msg) (adapter.Record, error) {
 // retention floor on), in ascending order, until fn returns false or none
 // are left. It reads with batched direct gets, which the server runs
 // isolated from atomic batch commits, so a scan never sees part of a
-// batch.
+// batch. The engine's timeout bounds each batch, not the whole scan.
 func (e *Engine) scan(ctx context.Context, sh *shard, offset uint64, batch int, fn func(adapter.Record) bool) error {
 	what := "read shard " + sh.cfg.Name
 	seq := max(offset, sh.floor.Load())
@@ -644,8 +644,6 @@ func (e *Engine) scan(ctx context.Context, sh *shard, offset uint64, batch int, 
 		return nil
 	}
 	seq++
-	tctx, cancel := e.withTimeout(ctx)
-	defer cancel()
 	inbox := e.nc.NewRespInbox()
 	sub, err := e.nc.SubscribeSync(inbox)
 	if err != nil {
@@ -656,52 +654,64 @@ func (e *Engine) scan(ctx context.Context, sh *shard, offset uint64, batch int, 
 		return readErr(what, err)
 	}
 	for {
-		req, err := json.Marshal(directGet{Seq: seq, NextFor: recordFilter(sh.stream), Batch: batch, MaxBytes: scanMaxBytes})
+		done, err := e.scanBatch(ctx, sh, sub, &seq, batch, fn)
 		if err != nil {
-			return err
+			return fmt.Errorf("jetstream: %s: %w", what, err)
 		}
-		if err := e.nc.PublishRequest(apiPrefix+"DIRECT.GET."+sh.stream, inbox, req); err != nil {
-			return readErr(what, err)
+		if done {
+			return nil
 		}
-		got := 0
-	batch:
-		for {
-			m, err := sub.NextMsgWithContext(tctx)
-			if err != nil {
-				return readErr(what, err)
+	}
+}
+
+// scanBatch asks for up to batch messages from *seq on, replies on sub's
+// subject, passes their records to fn and moves *seq past them. It
+// reports whether the scan is done: fn returned false or nothing is left.
+func (e *Engine) scanBatch(ctx context.Context, sh *shard, sub *nats.Subscription, seq *uint64, batch int, fn func(adapter.Record) bool) (bool, error) {
+	tctx, cancel := e.withTimeout(ctx)
+	defer cancel()
+	req, err := json.Marshal(directGet{Seq: *seq, Batch: batch, MaxBytes: scanMaxBytes})
+	if err != nil {
+		return false, err
+	}
+	if err := e.nc.PublishRequest(apiPrefix+"DIRECT.GET."+sh.stream, sub.Subject, req); err != nil {
+		return false, readErr("direct get", err)
+	}
+	got := 0
+	for {
+		m, err := sub.NextMsgWithContext(tctx)
+		if err != nil {
+			return false, readErr("direct get", err)
+		}
+		switch st := m.Header.Get(hdrStatus); st {
+		case "":
+		case statusNoMsgs:
+			return true, nil
+		case statusEOB:
+			pending, err := strconv.ParseUint(m.Header.Get(hdrNumPending), 10, 64)
+			switch {
+			case err != nil:
+				return false, fmt.Errorf("%w: end of batch without a pending count", errBadAnswer)
+			case got == 0 && pending > 0:
+				return false, fmt.Errorf("%w: empty batch from sequence %d with %d pending", errBadAnswer, *seq, pending)
 			}
-			switch st := m.Header.Get(hdrStatus); st {
-			case "":
-			case statusNoMsgs:
-				return nil
-			case statusEOB:
-				pending, err := strconv.ParseUint(m.Header.Get(hdrNumPending), 10, 64)
-				switch {
-				case err != nil:
-					return readErr(what, fmt.Errorf("%w: end of batch without a pending count", errBadAnswer))
-				case pending == 0:
-					return nil
-				case got == 0:
-					return readErr(what, fmt.Errorf("%w: empty batch from sequence %d with %d pending", errBadAnswer, seq, pending))
-				}
-				break batch
-			case statusNoAnswer:
-				return readErr(what, nats.ErrNoResponders)
-			default:
-				return readErr(what, fmt.Errorf("%w: direct get answered status %s %s", errBadAnswer, st, m.Header.Get("Description")))
-			}
-			r, err := recordOf(m)
-			if err != nil {
-				return fmt.Errorf("jetstream: %s: %w", what, err)
-			}
-			if r.Offset+1 < seq {
-				return readErr(what, fmt.Errorf("%w: direct get from sequence %d returned sequence %d", errBadAnswer, seq, r.Offset+1))
-			}
-			got++
-			seq = r.Offset + 2
-			if !fn(r) {
-				return nil
-			}
+			return pending == 0, nil
+		case statusNoAnswer:
+			return false, readErr("direct get", nats.ErrNoResponders)
+		default:
+			return false, fmt.Errorf("%w: direct get answered status %s %s", errBadAnswer, st, m.Header.Get("Description"))
+		}
+		r, err := recordOf(m)
+		if err != nil {
+			return false, err
+		}
+		if r.Offset+1 < *seq {
+			return false, fmt.Errorf("%w: direct get from sequence %d returned sequence %d", errBadAnswer, *seq, r.Offset+1)
+		}
+		got++
+		*seq = r.Offset + 2
+		if !fn(r) {
+			return true, nil
 		}
 	}
 }

@@ -2,6 +2,7 @@ package jepsenlite
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/ordeal-dev/ordeal/engines/adapter"
+	_ "github.com/ordeal-dev/ordeal/engines/adapter/jetstream"
 	_ "github.com/ordeal-dev/ordeal/engines/adapter/manager"
 	_ "github.com/ordeal-dev/ordeal/engines/adapter/memory"
 	adaptermutants "github.com/ordeal-dev/ordeal/engines/adapter/mutants"
@@ -64,6 +66,9 @@ func openAdapter(name string, o OpenOptions) (adapter.StorageAdapter, Info, adap
 		params["storage_types"] = "pebble,segment"
 	}
 	a, err := adapter.Open(name, adapter.Options{Dir: o.Dir, FS: o.FS, Params: params})
+	if errors.Is(err, adapter.ErrBadOption) && o.FS != nil {
+		return nil, Info{}, adaptermodel.Traits{}, errors.Join(ErrNoFS, err)
+	}
 	if err != nil {
 		return nil, Info{}, adaptermodel.Traits{}, err
 	}

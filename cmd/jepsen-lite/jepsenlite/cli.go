@@ -69,6 +69,8 @@ func MainIO(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return mergeMain(args[1:], stdout, stderr)
 	case "node":
 		return nodeMain(args[1:], stdin, stdout, stderr)
+	case "streams-server":
+		return streamsServerMain(args[1:], stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return ExitPass
@@ -127,6 +129,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.CheckTimeout, "check-timeout", 60*time.Second, "time limit of the check (then: inconclusive)")
 	fs.DurationVar(&cfg.OpTimeout, "op-timeout", 10*time.Second, "time after which an operation is a hang")
 	fs.Var(paramFlag(cfg.Params), "param", "engine parameter key=value (repeatable)")
+	fs.StringVar(&cfg.ServerCmd, "server-cmd", "", "for a streams-http engine: the command that starts the server, with {port} and {dir}")
 	verbose := fs.Bool("v", false, "log progress")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: jepsen-lite run --engine FAMILY/ENGINE [--nemesis N,...] [flags]")

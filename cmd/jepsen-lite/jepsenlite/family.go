@@ -39,6 +39,9 @@ type Family interface {
 	Declared() (methods, outcomes []string)
 
 	open(engine string, o OpenOptions) (handle, Info, error)
+	// server returns how to run engine as a server process, or nil for
+	// an engine that runs in a jepsen-lite process.
+	server(engine, override string) (*ServerSpec, error)
 	decodeWork(b []byte) (any, error)
 	decodeTraits(b []byte) (any, error)
 	decodeOutput(b []byte) (any, error)
@@ -129,7 +132,12 @@ type Spec[E, W, In, Out, T any] struct {
 	// Mutants lists the planted-bug engines with what each gets wrong.
 	Mutants func() []Mutant
 	// Open opens engine as OpenOptions say and returns its declarations.
+	// For a family of servers it opens the client of the server whose URL
+	// is in Params["url"].
 	Open func(engine string, o OpenOptions) (E, Info, T, error)
+	// Server, for a family whose engines are server processes, returns
+	// how to run one (override is the --server-cmd template, if any).
+	Server func(engine, override string) (*ServerSpec, error)
 	// Close closes an engine.
 	Close func(E) error
 	// Apply runs w on e.
@@ -225,6 +233,13 @@ func (f spec[E, W, In, Out, T]) decodeWork(b []byte) (any, error) {
 		return nil, fmt.Errorf("%w: %s work: %w", ErrProtocol, f.s.Name, err)
 	}
 	return w, nil
+}
+
+func (f spec[E, W, In, Out, T]) server(engine, override string) (*ServerSpec, error) {
+	if f.s.Server == nil {
+		return nil, nil
+	}
+	return f.s.Server(engine, override)
 }
 
 func (f spec[E, W, In, Out, T]) decodeOutput(b []byte) (any, error) {

@@ -17,36 +17,34 @@ import (
 // stream store, forks, idempotent producers), checked by streamsmodel per
 // tree of streams.
 func init() {
-	Register(Spec[streams.Store, streamsmodel.Input, streamsmodel.Input, streamsmodel.Output, struct{}]{
-		Name:    "streams",
-		Doc:     "Durable Streams storage (streams, forks, idempotent producers)",
-		Engines: streams.Names,
-		Mutants: func() []Mutant {
-			var out []Mutant
-			for _, m := range streamsmutants.All() {
-				out = append(out, Mutant{Name: m.Name, Bug: m.Bug, SuiteOnly: m.SuiteOnly})
+	s := streamsSpec()
+	s.Name, s.Doc = "streams", "Durable Streams storage (streams, forks, idempotent producers)"
+	s.Engines = func() []string {
+		var out []string
+		for _, n := range streams.Names() {
+			if n != "http" { // the client of a server: the streams-http family
+				out = append(out, n)
 			}
-			return out
-		},
-		Open: func(name string, o OpenOptions) (streams.Store, Info, struct{}, error) {
-			s, err := streams.Open(name, streams.Options{Dir: o.Dir, FS: o.FS, Params: o.Params})
-			if errors.Is(err, streams.ErrBadOption) && o.FS != nil {
-				return nil, Info{}, struct{}{}, errors.Join(ErrNoFS, err)
-			}
-			if err != nil {
-				return nil, Info{}, struct{}{}, err
-			}
-			c := s.Capabilities()
-			if !c.UsesFS && o.FS != nil && c.Persistent {
-				_ = s.Close()
-				return nil, Info{}, struct{}{}, ErrNoFS
-			}
-			if c.Persistent && !c.SyncOnWrite {
-				_ = s.Close()
-				return nil, Info{}, struct{}{}, errors.New("streamsmodel checks stores that acknowledge durable mutations only (SyncOnWrite)")
-			}
-			return s, Info{Persistent: c.Persistent, SyncOnWrite: c.SyncOnWrite, UsesFS: c.UsesFS}, struct{}{}, nil
-		},
+		}
+		return out
+	}
+	s.Mutants = streamsMutants
+	s.Open = openStreams
+	Register(s.Family())
+}
+
+func streamsMutants() []Mutant {
+	var out []Mutant
+	for _, m := range streamsmutants.All() {
+		out = append(out, Mutant{Name: m.Name, Bug: m.Bug, SuiteOnly: m.SuiteOnly})
+	}
+	return out
+}
+
+// streamsSpec is what the streams and streams-http families share: the
+// workload, the model and how an operation runs on a store.
+func streamsSpec() Spec[streams.Store, streamsmodel.Input, streamsmodel.Input, streamsmodel.Output, struct{}] {
+	return Spec[streams.Store, streamsmodel.Input, streamsmodel.Input, streamsmodel.Output, struct{}]{
 		Close:     func(s streams.Store) error { return s.Close() },
 		Apply:     streamsmodel.Apply,
 		Input:     func(in streamsmodel.Input) streamsmodel.Input { return in },
@@ -60,7 +58,27 @@ func init() {
 		Check:     streamsmodel.Check,
 		Methods:   []string{"create", "append", "read", "fork"},
 		Outcomes:  []string{"ok", "unknown"},
-	}.Family())
+	}
+}
+
+func openStreams(name string, o OpenOptions) (streams.Store, Info, struct{}, error) {
+	s, err := streams.Open(name, streams.Options{Dir: o.Dir, FS: o.FS, Params: o.Params})
+	if errors.Is(err, streams.ErrBadOption) && o.FS != nil {
+		return nil, Info{}, struct{}{}, errors.Join(ErrNoFS, err)
+	}
+	if err != nil {
+		return nil, Info{}, struct{}{}, err
+	}
+	c := s.Capabilities()
+	if !c.UsesFS && o.FS != nil && c.Persistent {
+		_ = s.Close()
+		return nil, Info{}, struct{}{}, ErrNoFS
+	}
+	if c.Persistent && !c.SyncOnWrite {
+		_ = s.Close()
+		return nil, Info{}, struct{}{}, errors.New("streamsmodel checks stores that acknowledge durable mutations only (SyncOnWrite)")
+	}
+	return s, Info{Persistent: c.Persistent, SyncOnWrite: c.SyncOnWrite, UsesFS: c.UsesFS}, struct{}{}, nil
 }
 
 // streamsTrees are the trees of streams a run writes: a root each, and

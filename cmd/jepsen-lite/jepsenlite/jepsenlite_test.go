@@ -27,7 +27,7 @@ import (
 // With ORDEAL_TEST_JEPSEN_LITE=1 it is jepsen-lite itself, for the tests
 // that signal a whole run.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && (os.Args[1] == "node" || os.Getenv("ORDEAL_TEST_JEPSEN_LITE") == "1") {
+	if len(os.Args) > 1 && (os.Args[1] == "node" || os.Args[1] == "streams-server" || os.Getenv("ORDEAL_TEST_JEPSEN_LITE") == "1") {
 		os.Exit(Main(os.Args[1:]))
 	}
 	os.Exit(m.Run())

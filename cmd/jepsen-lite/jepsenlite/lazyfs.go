@@ -152,6 +152,9 @@ func availability(engine string, params map[string]string) (map[string]nemesisPl
 	if err := checkEngine(fam, name); err != nil {
 		return nil, err
 	}
+	if srv, err := fam.server(name, ""); srv != nil || err != nil {
+		return serverAvailability(err), nil
+	}
 	t, err := openInproc(fam, name, params, 10*time.Second)
 	if err != nil {
 		return nil, err
@@ -196,6 +199,30 @@ func availability(engine string, params map[string]string) (map[string]nemesisPl
 		}
 	}
 	return out, nil
+}
+
+// serverAvailability is where the nemeses act on a server process: kill
+// and pause on the process, crash and fsync on the lazyfs mount under its
+// data directory. err says why the server cannot be started here.
+func serverAvailability(err error) map[string]nemesisPlan {
+	out := map[string]nemesisPlan{}
+	for _, n := range faults.Nemeses() {
+		p := nemesisPlan{where: "server process", applicable: true}
+		if n.Name() == "crash" || n.Name() == "fsync" {
+			p.where = "server process, its data directory on lazyfs"
+			if lerr := lazyAvailable(); lerr != nil {
+				p.err = fmt.Errorf("%w: needs lazyfs: %w", faults.ErrUnavailable, lerr)
+			}
+		}
+		if err != nil {
+			p.err = err
+		}
+		if p.err != nil {
+			p.where = "unavailable here: " + p.err.Error()
+		}
+		out[n.Name()] = p
+	}
+	return out
 }
 
 // Availability is availability as text, by nemesis.

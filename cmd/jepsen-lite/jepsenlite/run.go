@@ -62,6 +62,9 @@ type Config struct {
 	// OnlyFailures writes the evidence to Out only for a run that did
 	// not pass.
 	OnlyFailures bool
+	// ServerCmd, for a family of servers, is the command template that
+	// starts one ({port} and {dir} substituted); it overrides the engine's.
+	ServerCmd string
 	// Program names the command in the replay line (default "jepsen-lite").
 	Program string
 	// Log receives progress; nil discards it.
@@ -151,6 +154,9 @@ func (c Config) Command() string {
 	sort.Strings(keys)
 	for _, k := range keys {
 		args = append(args, "--param", k+"="+c.Params[k])
+	}
+	if c.ServerCmd != "" {
+		args = append(args, "--server-cmd", "'"+strings.ReplaceAll(c.ServerCmd, "'", `'\''`)+"'")
 	}
 	if c.Out != "" {
 		args = append(args, "--out", c.Out+"-replay")
@@ -323,6 +329,16 @@ func openSystem(fam Family, engine string, cfg Config, nems []faults.Nemesis) (s
 		default:
 			wantDisk = true
 		}
+	}
+	srv, err := fam.server(engine, cfg.ServerCmd)
+	if err != nil {
+		return nil, err
+	}
+	if srv != nil {
+		if cfg.Target != "auto" && cfg.Target != "lazyfs" {
+			return nil, fmt.Errorf("%w: --target %s: a %s engine is a server process (auto or lazyfs)", ErrUsage, cfg.Target, fam.Name())
+		}
+		return startServer(fam, engine, *srv, cfg, wantDisk || cfg.Target == "lazyfs")
 	}
 	switch cfg.Target {
 	case "inproc":

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ordeal-dev/ordeal/linearizability"
 )
 
 // selfCommand is this test binary acting as jepsen-lite (see TestMain).
@@ -206,5 +208,31 @@ func TestTimelineHeader(t *testing.T) {
 	}
 	if red == 0 {
 		t.Errorf("no red verdict in the top of the screenshot %s", shot)
+	}
+}
+
+// TestStreamsHTTPFamily drives ordeal's Durable Streams server as an
+// external process through the streams-http family: it passes under kill
+// and pause, and the same server over a planted-bug store is caught.
+func TestStreamsHTTPFamily(t *testing.T) {
+	for _, tc := range []struct {
+		engine, nemesis string
+		ops             int
+		want            linearizability.Verdict
+	}{
+		{"streams-http/ordeal", "kill", 300, linearizability.Ok},
+		{"streams-http/ordeal", "pause", 200, linearizability.Ok},
+		{"streams-http/mutant/producer-state-outside-txn", "kill", 1000, linearizability.Illegal},
+	} {
+		t.Run(tc.engine+"/"+tc.nemesis, func(t *testing.T) {
+			res := run(t, Config{Engine: tc.engine, Nemeses: []string{tc.nemesis}, Seed: 1, Ops: tc.ops})
+			if res.Verdict != tc.want || res.Struck == 0 || res.History.Target != "server" {
+				t.Fatalf("verdict %v (%s), %d faults struck, target %s; want %v", res.Verdict, res.Reason, res.Struck, res.History.Target, tc.want)
+			}
+		})
+	}
+	code, _, stderr := mainRun(t, "run", "--engine", "streams-http/custom", "--ops", "10")
+	if code != ExitUsage || !strings.Contains(stderr, "--server-cmd") {
+		t.Errorf("custom without --server-cmd: exit %d: %s", code, stderr)
 	}
 }

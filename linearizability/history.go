@@ -120,11 +120,18 @@ func WriteJSON(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("linearizability: encode %s: %w", path, err)
 	}
+	return WriteFileAtomic(path, append(b, '\n'))
+}
+
+// WriteFileAtomic writes data to path through a temporary file in the
+// same directory and a rename: a reader sees the old file or the whole
+// new one, never a part.
+func WriteFileAtomic(path string, data []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("linearizability: write %s: %w", path, err)
 	}
-	_, err = f.Write(append(b, '\n'))
+	_, err = f.Write(data)
 	if err == nil {
 		err = f.Chmod(0o644)
 	}

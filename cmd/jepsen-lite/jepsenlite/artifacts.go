@@ -26,27 +26,8 @@ func historyPaths(path string) (file, dir string) {
 
 func readJSON(path string, v any) error { return linearizability.ReadJSON(path, v) }
 
-// writeFileAtomic writes data to path through a temporary file and a
-// rename, so that a reader sees the old file or the new one.
 func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		_ = os.Remove(f.Name())
-	}
-	return err
+	return linearizability.WriteFileAtomic(path, data)
 }
 
 // verdictFile is verdict.json.

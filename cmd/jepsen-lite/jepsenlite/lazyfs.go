@@ -41,25 +41,14 @@ func startLazy(fam Family, engine string, cfg Config) (*lazyProc, error) {
 	if err := lazyAvailable(); err != nil {
 		return nil, fmt.Errorf("%w: engine %s: %w: crash and fsync need lazyfs for an engine that writes around the file system it is given: %w", ErrSetup, cfg.Engine, faults.ErrUnavailable, err)
 	}
-	profile, err := lazyfs.ParseProfile(cfg.Profile)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
-	}
 	root, err := makeRunDir("jepsen-lite-lazyfs-")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSetup, err)
 	}
-	backing, mnt := filepath.Join(root, "backing"), filepath.Join(root, "mnt")
-	for _, d := range []string{backing, mnt} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			_ = os.RemoveAll(root)
-			return nil, fmt.Errorf("%w: %w", ErrSetup, err)
-		}
-	}
-	fs, err := lazyfs.Mount(backing, mnt, lazyfs.Options{Profile: profile})
+	fs, mnt, err := mountUnder(root, cfg.Profile)
 	if err != nil {
 		_ = os.RemoveAll(root)
-		return nil, fmt.Errorf("%w: mount lazyfs: %w", ErrSetup, err)
+		return nil, err
 	}
 	t := &lazyProc{fs: fs, root: root}
 	p, err := newProc(fam, engine, cfg, filepath.Join(mnt, "db"))
@@ -86,6 +75,26 @@ func (t *lazyProc) PowerCycle(ctx context.Context, seed uint64, pct int) error {
 		return fmt.Errorf("lazyfs crash: %w", err)
 	}
 	return t.respawn()
+}
+
+// mountUnder mounts lazyfs at root/mnt over root/backing with the named
+// profile and returns the mount and its mountpoint.
+func mountUnder(root, profileName string) (*lazyfs.FS, string, error) {
+	profile, err := lazyfs.ParseProfile(profileName)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	backing, mnt := filepath.Join(root, "backing"), filepath.Join(root, "mnt")
+	for _, d := range []string{backing, mnt} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return nil, "", fmt.Errorf("%w: %w", ErrSetup, err)
+		}
+	}
+	fs, err := lazyfs.Mount(backing, mnt, lazyfs.Options{Profile: profile})
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: mount lazyfs: %w", ErrSetup, err)
+	}
+	return fs, mnt, nil
 }
 
 // Restart kills the node and starts it again; the mount keeps everything.

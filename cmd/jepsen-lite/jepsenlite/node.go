@@ -451,7 +451,7 @@ func runDirOwner(name string) (int, bool) {
 	if !ok {
 		return 0, false
 	}
-	for _, kind := range []string{"node-", "lazyfs-"} {
+	for _, kind := range []string{"node-", "lazyfs-", "server-"} {
 		rest = strings.TrimPrefix(rest, kind)
 	}
 	num, _, ok := strings.Cut(rest, "-")

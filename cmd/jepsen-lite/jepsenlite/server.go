@@ -69,21 +69,10 @@ func startServer(fam Family, engine string, spec ServerSpec, cfg Config, mount b
 			_ = os.RemoveAll(root)
 			return nil, fmt.Errorf("%w: engine %s: %w: crash and fsync need lazyfs under the server: %w", ErrSetup, cfg.Engine, faults.ErrUnavailable, err)
 		}
-		profile, err := lazyfs.ParseProfile(cfg.Profile)
-		if err != nil {
+		var mnt string
+		if t.fs, mnt, err = mountUnder(root, cfg.Profile); err != nil {
 			_ = os.RemoveAll(root)
-			return nil, fmt.Errorf("%w: %w", ErrUsage, err)
-		}
-		backing, mnt := filepath.Join(root, "backing"), filepath.Join(root, "mnt")
-		for _, d := range []string{backing, mnt} {
-			if err := os.Mkdir(d, 0o755); err != nil {
-				_ = os.RemoveAll(root)
-				return nil, fmt.Errorf("%w: %w", ErrSetup, err)
-			}
-		}
-		if t.fs, err = lazyfs.Mount(backing, mnt, lazyfs.Options{Profile: profile}); err != nil {
-			_ = os.RemoveAll(root)
-			return nil, fmt.Errorf("%w: mount lazyfs: %w", ErrSetup, err)
+			return nil, err
 		}
 		dir = filepath.Join(mnt, "data")
 	}

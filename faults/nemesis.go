@@ -58,6 +58,20 @@ type ProcessTarget interface {
 	Respawn(ctx context.Context) error
 }
 
+// KillArmer is a ProcessTarget whose child can kill itself inside an
+// operation: at the n-th sync its engine makes, the moment something
+// becomes durable.
+type KillArmer interface {
+	ProcessTarget
+	// CanArmKill reports whether the child can do it (its engine writes
+	// through a file system the child wraps).
+	CanArmKill() bool
+	// ArmKill makes the child kill itself at its n-th sync from now.
+	ArmKill(n int) error
+	// Died reports whether the armed kill struck since the last start.
+	Died() bool
+}
+
 // MountTarget is a target whose engine runs in a child process on a file
 // system the target can crash: engines that write around Options.FS (bbolt
 // maps its file) are crashed this way.

@@ -56,6 +56,32 @@ type History[In, Out, Traits any] struct {
 	Failures []string `json:"failures,omitempty"`
 	// Command replays the run.
 	Command string `json:"command,omitempty"`
+	// Target says where the engine ran ("inproc", "process", "lazyfs").
+	Target string `json:"target,omitempty"`
+	// Profile names the file-system semantics of a lazyfs target
+	// ("strict" or "ext4").
+	Profile string `json:"profile,omitempty"`
+	// Interrupted is set for a run cut short (by SIGINT): what was
+	// recorded was checked, but the run is at best inconclusive.
+	Interrupted bool `json:"interrupted,omitempty"`
+	// Coverage counts the operations by SPI method and by outcome class.
+	Coverage *Coverage `json:"coverage,omitempty"`
+}
+
+// Coverage counts what a run made the engine do: each SPI method called
+// and each class of outcome seen.
+type Coverage struct {
+	Methods  map[string]int `json:"methods"`
+	Outcomes map[string]int `json:"outcomes"`
+}
+
+// Add counts one operation.
+func (c *Coverage) Add(method, outcome string) {
+	if c.Methods == nil {
+		c.Methods, c.Outcomes = map[string]int{}, map[string]int{}
+	}
+	c.Methods[method]++
+	c.Outcomes[outcome]++
 }
 
 // Operations converts the history for porcupine.
@@ -94,11 +120,18 @@ func WriteJSON(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("linearizability: encode %s: %w", path, err)
 	}
+	return WriteFileAtomic(path, append(b, '\n'))
+}
+
+// WriteFileAtomic writes data to path through a temporary file in the
+// same directory and a rename: a reader sees the old file or the whole
+// new one, never a part.
+func WriteFileAtomic(path string, data []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("linearizability: write %s: %w", path, err)
 	}
-	_, err = f.Write(append(b, '\n'))
+	_, err = f.Write(data)
 	if err == nil {
 		err = f.Chmod(0o644)
 	}

@@ -46,9 +46,12 @@
 //
 // Create of an existing stream succeeds only when the configuration is
 // identical; otherwise it conflicts (ErrExists). A stream with a TTL expires
-// that long after its creation, one with ExpiresAt at that instant, as the
-// clock in Options tells; an expired stream reads as not found and can be
-// created again. Closing is idempotent; a closed stream refuses appends but
+// when it has not been accessed for that long: its creation, every append
+// that writes, a close and Touch restart the window (Metadata reports the
+// instant it will expire), as the Durable Streams protocol slides it on
+// reads and writes; a stream with ExpiresAt expires at that instant. Time
+// is the clock in Options. An expired stream reads as not found and can
+// be created again. Closing is idempotent; a closed stream refuses appends but
 // serves reads, and Wait returns at its tail.
 //
 // # Forks

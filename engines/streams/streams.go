@@ -88,7 +88,9 @@ type Config struct {
 	// ContentType is the stream's MIME type; empty means
 	// application/octet-stream.
 	ContentType string
-	// TTL, if positive, expires the stream that long after its creation.
+	// TTL, if positive, is a sliding window: the stream expires that long
+	// after its last access, which is its creation, an append that writes,
+	// a close, or a Touch.
 	TTL time.Duration
 	// ExpiresAt, if non-zero, expires the stream at that instant. TTL and
 	// ExpiresAt are exclusive.
@@ -210,6 +212,11 @@ type Store interface {
 	Wait(ctx context.Context, name string, after Offset) error
 	// Metadata describes a stream. Errors: not found, gone.
 	Metadata(name string) (Metadata, error)
+	// Touch restarts the TTL window of a stream that has a TTL, durably as
+	// a mutation; it changes nothing for a stream without one. Readers call
+	// it: a read does not slide the window by itself. Errors: not found,
+	// gone.
+	Touch(name string) error
 	// CloseStream closes a stream; closing a closed stream succeeds.
 	// Errors: not found, gone.
 	CloseStream(name string) error

@@ -28,6 +28,43 @@ type Options struct {
 	SyncBacking bool
 	// Debug logs every FUSE request.
 	Debug bool
+	// Profile is the semantics of directory entries; the zero value is
+	// Strict.
+	Profile Profile
+}
+
+// Profile names when a directory entry becomes durable.
+type Profile string
+
+// The profiles.
+const (
+	// Strict is POSIX as written: only an fsync of a directory makes its
+	// entries durable. An engine that passes under it is portable.
+	Strict Profile = "strict"
+	// Ext4 is what ext4 and xfs do in practice: an fsync of a file also
+	// makes durable the entries that name it and those of the directories
+	// above it that were created since their parent's last sync. An engine
+	// that fails under Strict only relies on this.
+	Ext4 Profile = "ext4"
+)
+
+// EnvProfile is the environment variable through which a test run picks
+// the profile of the lazyfs mounts the conformance suites make ("strict",
+// the default, or "ext4"), e.g. ORDEAL_LAZYFS_PROFILE=ext4 go test ./...
+const EnvProfile = "ORDEAL_LAZYFS_PROFILE"
+
+// ProfileFromEnv returns the profile EnvProfile names (Strict if unset).
+func ProfileFromEnv() (Profile, error) { return ParseProfile(os.Getenv(EnvProfile)) }
+
+// ParseProfile returns the profile named s ("" is Strict).
+func ParseProfile(s string) (Profile, error) {
+	switch Profile(s) {
+	case "", Strict:
+		return Strict, nil
+	case Ext4:
+		return Ext4, nil
+	}
+	return "", fmt.Errorf("%w: profile %q (want strict or ext4)", ErrBadOption, s)
 }
 
 // FS is a mounted lazyfs. Its methods may be called from any goroutine;
@@ -59,6 +96,9 @@ func Mount(backing, mountpoint string, opts Options) (*FS, error) {
 	if b == m || isUnder(m, b) || isUnder(b, m) {
 		return nil, fmt.Errorf("%w: backing %s and mountpoint %s overlap", ErrBadOption, b, m)
 	}
+	if _, err := ParseProfile(string(opts.Profile)); err != nil {
+		return nil, err
+	}
 	f := &FS{backing: b, mountpoint: m, opts: opts}
 	if err := f.mount(); err != nil {
 		return nil, err
@@ -79,6 +119,7 @@ func (f *FS) mount() error {
 		return err
 	}
 	st.syncBacking = f.opts.SyncBacking
+	st.ext4 = f.opts.Profile == Ext4
 	var flags uint32 = fuse.FOPEN_KEEP_CACHE
 	timeout := time.Second
 	if f.opts.NoKernelCache {

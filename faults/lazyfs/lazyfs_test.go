@@ -46,6 +46,38 @@ func TestCreateNeedsDirectorySync(t *testing.T) {
 	}
 }
 
+// TestExt4ProfileSyncsNames is the same writer under both profiles: under
+// Ext4 the file's fsync also makes its entry durable, and the entries of
+// the directories created on its way; under Strict neither survives. A
+// profile that stopped syncing names (or synced them under Strict) fails.
+func TestExt4ProfileSyncsNames(t *testing.T) {
+	data := bytes.Repeat([]byte("acknowledged "), 100)
+	for _, tc := range []struct {
+		profile Profile
+		want    []byte
+	}{
+		{Strict, nil},
+		{Ext4, data},
+	} {
+		t.Run(string(tc.profile), func(t *testing.T) {
+			f := mountT(t, Options{Profile: tc.profile})
+			m := f.Mountpoint()
+			if err := os.MkdirAll(filepath.Join(m, "a", "b"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			createWriter(t, filepath.Join(m, "a", "b"), "segment", data, false)
+			// A sibling written but never synced stays volatile under both.
+			writeFile(t, filepath.Join(m, "a", "unsynced"), data, false)
+			crashT(t, f, 0, 1)
+			wantContent(t, filepath.Join(m, "a", "b", "segment"), tc.want)
+			wantContent(t, filepath.Join(m, "a", "unsynced"), nil)
+		})
+	}
+	if _, err := ParseProfile("btrfs"); !errors.Is(err, ErrBadOption) {
+		t.Errorf("ParseProfile(btrfs) = %v, want ErrBadOption", err)
+	}
+}
+
 // TestDurabilityModel walks the rules one at a time: each case prepares a
 // durable state, makes changes, syncs some, crashes and checks each path.
 func TestDurabilityModel(t *testing.T) {

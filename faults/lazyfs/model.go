@@ -87,8 +87,10 @@ type state struct {
 	failSyncs int
 	// syncBacking fsyncs the backing copies a sync writes.
 	syncBacking bool
-	syncs       int64
-	failed      int64
+	// ext4 makes a file's fsync also sync the entries naming it (Ext4).
+	ext4   bool
+	syncs  int64
+	failed int64
 }
 
 // load builds the state from the backing directory, which it takes as
@@ -408,6 +410,48 @@ func writeBlock(n *inode, b int64, blk []byte) error {
 	}
 	_, err := n.bf.WriteAt(blk[:k], bo)
 	return err
+}
+
+// syncNames makes durable, under the Ext4 profile, the volatile entries
+// that name the regular file n and the entries of the directories on the
+// way to them: what a journalling file system commits with the file.
+func (s *state) syncNames(n *inode) error {
+	type step struct {
+		dir  *inode
+		name string
+	}
+	var paths [][]step
+	var walk func(d *inode, path []step)
+	walk = func(d *inode, path []step) {
+		for _, name := range sortedNames(d.kids) {
+			k := d.kids[name]
+			p := append(slices.Clip(path), step{d, name})
+			switch {
+			case k == n:
+				paths = append(paths, p)
+			case k.isDir():
+				walk(k, p)
+			}
+		}
+	}
+	walk(s.root, nil)
+	for _, p := range paths {
+		for _, st := range p {
+			if err := s.syncEntry(st.dir, st.name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func sortedNames(m map[string]*inode) []string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
 }
 
 // syncDir makes every entry of a directory durable.

@@ -184,7 +184,12 @@ func (x *node) Fsync(ctx context.Context, f fs.FileHandle, flags uint32) syscall
 	case x.n.isDir():
 		return errno(x.s.syncDir(x.n))
 	case x.n.isReg():
-		return errno(x.s.syncFile(x.n))
+		if err := x.s.syncFile(x.n); err != nil {
+			return errno(err)
+		}
+		if x.s.ext4 {
+			return errno(x.s.syncNames(x.n))
+		}
 	}
 	return 0
 }

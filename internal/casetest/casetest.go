@@ -2,7 +2,8 @@
 // of a *testing.T or on a recording testing.TB that collects failures instead
 // of reporting them. The conformance suites (raftlogtest, adaptertest,
 // streamstest, tieredtest) share it: their Run and Failures are this
-// package's Run and Record.
+// package's Run and Record. RunKnown is Run for an engine with known
+// differences from the contract: the cases it lists must fail.
 //
 // A recorded case runs in its own goroutine, so that FailNow, Fatal and
 // SkipNow end it with runtime.Goexit as the testing package does; a panic is
@@ -16,6 +17,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -78,6 +80,61 @@ func Run[H any, C ~struct {
 	for _, c := range cases {
 		c := caseOf[H](c)
 		t.Run(c.Name, func(t *testing.T) { c.Run(t, h) })
+	}
+}
+
+// RunKnown runs every case as a subtest of t, as Run does, except the cases
+// named in known, each with the reason the engine differs from the
+// contract there: such a case runs on a recorder and is expected to fail.
+// Its failure is logged with the reason; if it passes, the subtest fails
+// so that the entry is removed; if it skips, the subtest skips saying so.
+// A name in known that is no case fails t.
+func RunKnown[H any, C ~struct {
+	Name string
+	Run  func(t testing.TB, h H)
+}](t *testing.T, cases []C, h H, known map[string]string) {
+	t.Helper()
+	names := make([]string, len(cases))
+	for i, c := range cases {
+		names[i] = caseOf[H](c).Name
+	}
+	for _, n := range unknownNames(names, known) {
+		t.Errorf("known differences name %q, which is not a case (cases: %s)", n, strings.Join(names, ", "))
+	}
+	for _, c := range cases {
+		c := caseOf[H](c)
+		why, ok := known[c.Name]
+		if !ok {
+			t.Run(c.Name, func(t *testing.T) { c.Run(t, h) })
+			continue
+		}
+		t.Run(c.Name, func(t *testing.T) { judgeKnown(t, c.Name, why, Record(c, h)) })
+	}
+}
+
+// unknownNames returns the keys of known that are not in names, sorted.
+func unknownNames(names []string, known map[string]string) []string {
+	var out []string
+	for n := range known {
+		if !slices.Contains(names, n) {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// judgeKnown reports on t what a case listed as a known difference (for
+// the reason why) did, as RunKnown describes.
+func judgeKnown(t testing.TB, name, why string, r Result) {
+	t.Helper()
+	switch {
+	case r.Failed:
+		t.Logf("known difference (%s); failed as expected: %s", why, r.String())
+	case r.Skipped:
+		t.Skipf("known difference (%s); the case skipped: %s", why, r.SkipMsg)
+	default:
+		t.Errorf("case %s passes but is listed as a known difference (%s): remove it from the known differences", name, why)
 	}
 }
 

@@ -148,3 +148,50 @@ func TestRunNamesSubtests(t *testing.T) {
 		t.Errorf("ran %q, want %q", got, want)
 	}
 }
+
+func TestJudgeKnown(t *testing.T) {
+	tests := []struct {
+		name    string
+		r       Result
+		failed  bool
+		skipped bool
+		msg     string
+	}{
+		{name: "fails_as_expected", r: Result{Failed: true, Msgs: []string{"offset 3, want 4"}}},
+		{name: "skips", r: Result{Skipped: true, SkipMsg: "no FS"}, skipped: true},
+		{name: "passes", r: Result{}, failed: true,
+			msg: "case c passes but is listed as a known difference (why): remove it from the known differences"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Record(Case[Result]{Name: "judge", Run: func(t testing.TB, r Result) { judgeKnown(t, "c", "why", r) }}, tc.r)
+			if got.Failed != tc.failed || got.Skipped != tc.skipped {
+				t.Fatalf("failed %v skipped %v; want %v, %v (%s)", got.Failed, got.Skipped, tc.failed, tc.skipped, got.String())
+			}
+			if tc.msg != "" && got.First() != tc.msg {
+				t.Errorf("message %q, want %q", got.First(), tc.msg)
+			}
+		})
+	}
+}
+
+func TestUnknownNames(t *testing.T) {
+	got := unknownNames([]string{"a", "b"}, map[string]string{"b": "x", "zz": "y", "c": "z"})
+	if fmt.Sprint(got) != "[c zz]" {
+		t.Fatalf("unknown names %v, want [c zz]", got)
+	}
+}
+
+// TestRunKnown lists the failing case of a suite as a known difference:
+// RunKnown then passes, and runs the other cases as subtests.
+func TestRunKnown(t *testing.T) {
+	ran := false
+	cases := []Case[int]{
+		{Name: "differs", Run: func(t testing.TB, h int) { t.Errorf("got %d", h) }},
+		{Name: "conforms", Run: func(t testing.TB, h int) { ran = true }},
+	}
+	RunKnown(t, cases, 3, map[string]string{"differs": "the engine counts from 3"})
+	if !ran {
+		t.Fatal("the case not listed did not run")
+	}
+}

@@ -25,6 +25,7 @@ package corruptcase
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -530,9 +531,14 @@ func (b *tail) String() string {
 	return string(b.buf)
 }
 
-// copyDir copies the tree at src to dst.
+// copyDir copies the tree at src to dst. A file or directory that
+// vanishes while it is copied (an engine may still remove what it
+// abandoned after Close returns) is not copied.
 func copyDir(src, dst string) error {
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -547,7 +553,10 @@ func copyDir(src, dst string) error {
 		if !d.Type().IsRegular() {
 			return nil
 		}
-		return copyFile(p, to)
+		if err := copyFile(p, to); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
 	})
 }
 

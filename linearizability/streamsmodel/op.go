@@ -19,6 +19,11 @@ const (
 	// KindFork forks Source at At messages (the client computes the
 	// offset from a read of the source).
 	KindFork Kind = "fork"
+	// KindCrash is the store's process going down and coming back (a
+	// kill, or a power loss under it). The stores acknowledge durable
+	// mutations only, so it changes nothing the model holds; it is in the
+	// history to mark where operations in flight were cut off.
+	KindCrash Kind = "crash"
 )
 
 // Input is one call.
@@ -36,6 +41,8 @@ type Input struct {
 	Source string         `json:"source,omitempty"`
 	At     uint64         `json:"at,omitempty"`
 	Offset streams.Offset `json:"offset,omitzero"`
+	// Detail describes a crash.
+	Detail string `json:"detail,omitempty"`
 }
 
 func (in Input) String() string {

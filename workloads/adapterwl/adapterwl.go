@@ -11,7 +11,8 @@
 //
 // Every engine in the adapter registry runs every workload; importing the
 // package imports the engines the project ships (memory, pebble, segment,
-// manager). The manager routes the family's shards to the storage type
+// manager) and jetstream, NATS JetStream embedded, at its default sync
+// setting (jetstream) and its strictest (jetstream-sync-always). The manager routes the family's shards to the storage type
 // named by the route parameter. Two baselines run beside them:
 //
 //   - physical, the family's baseline: each produce batch is framed as a
@@ -55,6 +56,7 @@ import (
 
 	"github.com/ordeal-dev/ordeal/engines/adapter"
 	// The engines the project ships register themselves.
+	_ "github.com/ordeal-dev/ordeal/engines/adapter/jetstream"
 	_ "github.com/ordeal-dev/ordeal/engines/adapter/manager"
 	_ "github.com/ordeal-dev/ordeal/engines/adapter/memory"
 	_ "github.com/ordeal-dev/ordeal/engines/adapter/pebble"

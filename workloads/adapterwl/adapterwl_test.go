@@ -28,7 +28,7 @@ func TestBuiltinSuites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, engine := range []string{"memory", "segment", "manager", "pebble", adapterwl.GoMap, adapterwl.Physical} {
+	for _, engine := range []string{"memory", "segment", "manager", "pebble", "jetstream", "jetstream-sync-always", adapterwl.GoMap, adapterwl.Physical} {
 		if !strings.Contains(strings.Join(fam.Engines(), ","), engine) {
 			t.Errorf("engine %s missing from %v", engine, fam.Engines())
 		}
@@ -89,7 +89,7 @@ func TestEveryOperation(t *testing.T) {
 	if fam.Supports(adapterwl.Physical, &s) {
 		t.Error("the physical baseline claims to run reads")
 	}
-	for _, engine := range []string{"memory", "segment", "pebble", "manager", adapterwl.GoMap} {
+	for _, engine := range []string{"memory", "segment", "pebble", "manager", "jetstream", adapterwl.GoMap} {
 		o, err := workloads.Run(context.Background(), &s, engine, workloads.Config{Seed: 9, Dir: t.TempDir(), ProbeDuration: 30 * time.Millisecond})
 		if err != nil {
 			t.Fatalf("%s: %v", engine, err)

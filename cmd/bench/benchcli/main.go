@@ -45,6 +45,8 @@ import (
 	_ "github.com/ordeal-dev/ordeal/workloads/raftlogwl"
 	// The durable streams workload family.
 	_ "github.com/ordeal-dev/ordeal/workloads/streamswl"
+	// Durable Streams servers over HTTP: ordeal's and the Node reference.
+	_ "github.com/ordeal-dev/ordeal/workloads/streamshttpwl"
 	// The tiered storage workload family.
 	_ "github.com/ordeal-dev/ordeal/workloads/tieredwl"
 )

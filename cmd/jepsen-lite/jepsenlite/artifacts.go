@@ -1,33 +1,18 @@
 package jepsenlite
 
 import (
+	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
+	"html"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/ordeal-dev/ordeal/linearizability"
 )
-
-// reportRun ends `run` for every family: the run's error goes to stderr,
-// its summary to stdout, and its verdict becomes the exit code; with no
-// run at all (ran false) the exit code is ExitUsage. outcome is called
-// only when there was a run.
-func reportRun(stdout, stderr io.Writer, err error, ran bool, outcome func() (summary string, exit int)) int {
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		if !ran {
-			return ExitUsage
-		}
-	}
-	s, exit := outcome()
-	fmt.Fprint(stdout, s)
-	return exit
-}
 
 // historyPaths resolves the argument of `check`: a run directory holding
 // history.json, or the history file itself. dir is where the verdict and
@@ -39,111 +24,186 @@ func historyPaths(path string) (file, dir string) {
 	return path, filepath.Dir(path)
 }
 
-// writeJSON writes v as indented JSON with a final newline.
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
+func readJSON(path string, v any) error { return linearizability.ReadJSON(path, v) }
+
+func writeFileAtomic(path string, data []byte) error {
+	return linearizability.WriteFileAtomic(path, data)
 }
 
-// writeTimelineFile creates dir/timeline.html and fills it with write.
-func writeTimelineFile(dir string, write func(io.Writer) error) error {
-	tl, err := os.Create(filepath.Join(dir, "timeline.html"))
-	if err != nil {
-		return err
-	}
-	err = write(tl)
-	return errors.Join(err, tl.Close())
+// verdictFile is verdict.json.
+type verdictFile struct {
+	Verdict     linearizability.Verdict   `json:"verdict"`
+	Reason      string                    `json:"reason"`
+	Family      string                    `json:"family"`
+	Engine      string                    `json:"engine"`
+	Target      string                    `json:"target,omitempty"`
+	Profile     string                    `json:"profile,omitempty"`
+	Seed        uint64                    `json:"seed"`
+	Nemeses     []string                  `json:"nemeses"`
+	Ops         int                       `json:"ops"`
+	Faults      int                       `json:"faults"`
+	Struck      int                       `json:"struck"`
+	Crashes     int                       `json:"crashes"`
+	Partitions  int                       `json:"partitions"`
+	CheckMS     float64                   `json:"check_ms"`
+	Interrupted bool                      `json:"interrupted,omitempty"`
+	Coverage    *linearizability.Coverage `json:"coverage,omitempty"`
+	Failures    []string                  `json:"failures,omitempty"`
+	Command     string                    `json:"command"`
 }
 
-// newVerdictFile is verdict.json of a checked linearizability history
-// that saw faults fault windows.
-func newVerdictFile[In, Out, Traits any](res *linearizability.Result, h *linearizability.History[In, Out, Traits], faults int) verdictFile {
+func newVerdictFile(res *Result) verdictFile {
+	h := res.History
 	return verdictFile{
-		Verdict: res.Verdict, Reason: res.Reason, Engine: h.Engine, Seed: h.Seed, Ops: res.Ops,
-		Faults: faults, Partitions: res.Partitions, CheckMS: float64(res.Elapsed.Microseconds()) / 1000,
-		Failures: h.Failures, Command: h.Command,
+		Verdict: res.Verdict, Reason: res.Reason, Family: res.Family, Engine: h.Engine, Target: h.Target,
+		Profile: h.Profile, Seed: h.Seed, Nemeses: h.Nemeses, Ops: len(h.Ops), Faults: res.Faults,
+		Struck: res.Struck, Crashes: res.Crashes, Partitions: res.Check.Partitions,
+		CheckMS: float64(res.Check.Elapsed.Microseconds()) / 1000, Interrupted: h.Interrupted,
+		Coverage: h.Coverage, Failures: h.Failures, Command: h.Command,
 	}
 }
 
-// writeVerdict writes dir/verdict.json of a checked history.
-func writeVerdict[In, Out, Traits any](dir string, res *linearizability.Result, h *linearizability.History[In, Out, Traits]) error {
-	return writeJSON(filepath.Join(dir, "verdict.json"), newVerdictFile(res, h, len(h.Faults)))
-}
-
-// writeLinearizabilityRun writes the evidence of a run into dir:
-// history.json, verdict.json (faults fault windows), the extra files
-// named in extra, timeline.html and summary.txt.
-func writeLinearizabilityRun[In, Out, Traits any](dir string, res *linearizability.Result, h *linearizability.History[In, Out, Traits], faults int, extra map[string]string, summary string) error {
+// writeRun writes the evidence of a run into dir: history.json,
+// verdict.json, summary.txt, timeline.html and, if there is any,
+// evidence.txt (panic stacks, goroutine dumps, a node's standard error).
+func writeRun(dir string, fam Family, res *Result, evidence []string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if err := h.WriteFile(filepath.Join(dir, "history.json")); err != nil {
+	if err := res.History.WriteFile(filepath.Join(dir, "history.json")); err != nil {
 		return err
 	}
-	if err := writeJSON(filepath.Join(dir, "verdict.json"), newVerdictFile(res, h, faults)); err != nil {
-		return err
-	}
-	for name, content := range extra {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+	if len(evidence) > 0 {
+		if err := writeFileAtomic(filepath.Join(dir, "evidence.txt"), []byte(strings.Join(evidence, "\n\n"))); err != nil {
 			return err
 		}
 	}
-	if err := writeTimelineFile(dir, res.WriteTimeline); err != nil {
+	if err := writeVerdictAndSummary(dir, res); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "summary.txt"), []byte(summary), 0o644)
+	return writeTimeline(dir, res)
 }
 
-// recheck checks a stored history again (path is its run directory or
-// the file itself) and rewrites the verdict, and the timeline if asked,
-// beside it.
-func recheck[In, Out, Traits any](path string, timeout time.Duration, timeline bool,
-	read func(string) (*linearizability.History[In, Out, Traits], error),
-	check func(*linearizability.History[In, Out, Traits], time.Duration, bool) *linearizability.Result,
-) (*linearizability.Result, *linearizability.History[In, Out, Traits], error) {
-	file, dir := historyPaths(path)
-	h, err := read(file)
+// writeVerdictAndSummary writes verdict.json and summary.txt, which
+// always say the same.
+func writeVerdictAndSummary(dir string, res *Result) error {
+	b, err := json.MarshalIndent(newVerdictFile(res), "", "  ")
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	res := check(h, timeout, timeline)
-	if err := writeVerdict(dir, res, h); err != nil {
-		return res, h, err
+	if err := writeFileAtomic(filepath.Join(dir, "verdict.json"), append(b, '\n')); err != nil {
+		return err
 	}
-	if !timeline {
-		return res, h, nil
-	}
-	return res, h, writeTimelineFile(dir, res.WriteTimeline)
+	return writeFileAtomic(filepath.Join(dir, "summary.txt"), []byte(summary(res)))
 }
 
-// reportCheck ends `check` for every linearizability family: the error
-// goes to stderr, the verdict line and replay command to stdout, and the
-// verdict becomes the exit code (ExitUsage when nothing was checked).
-func reportCheck[In, Out, Traits any](stdout, stderr io.Writer, res *linearizability.Result, h *linearizability.History[In, Out, Traits], err error) int {
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		if res == nil {
-			return ExitUsage
+// writeTimeline writes timeline.html: a header that names the run and
+// lists its faults, then porcupine's timeline with the fault windows on a
+// row of their own. It needs a verbose check.
+func writeTimeline(dir string, res *Result) error {
+	var tl bytes.Buffer
+	if err := res.Check.WriteTimeline(&tl); err != nil {
+		return err
+	}
+	page := tl.Bytes()
+	head := []byte(timelineHeader(res))
+	if i := bytes.Index(page, []byte("<body>")); i >= 0 {
+		i += len("<body>")
+		page = append(page[:i:i], append(head, page[i:]...)...)
+	} else {
+		page = append(head, page...)
+	}
+	return writeFileAtomic(filepath.Join(dir, "timeline.html"), page)
+}
+
+// timelineHeader is the top of timeline.html: family, engine, seed,
+// nemeses, verdict, replay command and the fault windows.
+func timelineHeader(res *Result) string {
+	h := res.History
+	var b strings.Builder
+	color := map[linearizability.Verdict]string{linearizability.Ok: "#2a7", linearizability.Illegal: "#c33", linearizability.Unknown: "#c80"}[res.Verdict]
+	b.WriteString(`<div id="ordeal-run" style="font:14px sans-serif;margin:44px 8px 16px;padding:8px 12px;border:1px solid #ccc;background:#fafafa">`)
+	fmt.Fprintf(&b, `<div style="font-size:18px"><b style="color:%s">%s</b> %s, seed %d</div>`, color, res.Verdict, html.EscapeString(h.Engine), h.Seed)
+	fmt.Fprintf(&b, `<div>%s</div>`, html.EscapeString(res.Reason))
+	nem := "none (a fault-free run)"
+	if len(h.Nemeses) > 0 {
+		nem = strings.Join(h.Nemeses, ", ")
+	}
+	where := h.Target
+	if h.Profile != "" {
+		where += ", profile " + h.Profile
+	}
+	fmt.Fprintf(&b, `<div>family <b>%s</b> &middot; target %s &middot; nemeses %s &middot; %d ops &middot; %d faults, %d restarts</div>`,
+		html.EscapeString(res.Family), html.EscapeString(where), html.EscapeString(nem), len(h.Ops), res.Faults, res.Crashes)
+	for _, f := range h.Failures {
+		fmt.Fprintf(&b, `<div style="color:#c33">failure: %s</div>`, html.EscapeString(f))
+	}
+	fmt.Fprintf(&b, `<div>replay: <code>%s</code></div>`, html.EscapeString(h.Command))
+	if len(h.Faults) > 0 {
+		b.WriteString(`<details open><summary>fault windows (the "nemesis" row of the timeline below)</summary><table style="font-size:12px">`)
+		for i, w := range h.Faults {
+			if i == 12 {
+				fmt.Fprintf(&b, `<tr><td colspan=3>and %d more</td></tr>`, len(h.Faults)-i)
+				break
+			}
+			end := fmt.Sprint(w.End)
+			if w.End == linearizability.Infinity {
+				end = "&infin;"
+			}
+			fmt.Fprintf(&b, `<tr><td>%s</td><td>[%d, %s]</td><td>%s</td></tr>`, html.EscapeString(w.Nemesis), w.Start, end, html.EscapeString(w.Detail))
 		}
+		b.WriteString(`</table></details>`)
 	}
-	fmt.Fprintf(stdout, "%s: %v in %v (%d ops, %d partitions): %s\n", h.Engine, res.Verdict, res.Elapsed.Round(time.Microsecond), res.Ops, res.Partitions, res.Reason)
-	if h.Command != "" {
-		fmt.Fprintf(stdout, "replay: %s\n", h.Command)
-	}
-	return res.Verdict.ExitCode()
+	b.WriteString("</div>\n")
+	return b.String()
 }
 
-// writeSummaryTail ends summary.txt of a linearizability run: the check,
-// the verdict, the failures, the wall time and the replay command.
-func writeSummaryTail(b *strings.Builder, check *linearizability.Result, verdict linearizability.Verdict, failures []string, wall time.Duration, command string) {
-	fmt.Fprintf(b, "check      %v in %v over %d partitions\n", check.Verdict, check.Elapsed.Round(time.Microsecond), check.Partitions)
-	fmt.Fprintf(b, "verdict    %v: %s\n", verdict, check.Reason)
-	for _, f := range failures {
-		fmt.Fprintf(b, "failure    %s\n", f)
+// summary is summary.txt and what `run` prints.
+func summary(res *Result) string {
+	h := res.History
+	var b strings.Builder
+	fmt.Fprintf(&b, "family     %s\n", res.Family)
+	fmt.Fprintf(&b, "engine     %s, target %s", h.Engine, h.Target)
+	if h.Profile != "" {
+		fmt.Fprintf(&b, " (lazyfs profile %s)", h.Profile)
 	}
-	fmt.Fprintf(b, "wall       %v\n", wall.Round(time.Millisecond))
-	fmt.Fprintf(b, "replay     %s\n", command)
+	fmt.Fprintf(&b, "\nseed       %d\n", h.Seed)
+	if len(res.Used) == 0 {
+		b.WriteString("nemeses    none: a fault-free run")
+	} else {
+		fmt.Fprintf(&b, "nemeses    %s", strings.Join(res.Used, ","))
+	}
+	if len(res.Skipped) > 0 {
+		fmt.Fprintf(&b, " (unavailable: %s)", strings.Join(res.Skipped, ","))
+	}
+	fmt.Fprintf(&b, "\nops        %d, faults %d (took effect %d), restarts %d\n", len(h.Ops), res.Faults, res.Struck, res.Crashes)
+	if c := h.Coverage; c != nil {
+		fmt.Fprintf(&b, "methods    %s\n", countList(c.Methods))
+		fmt.Fprintf(&b, "outcomes   %s\n", countList(c.Outcomes))
+	}
+	fmt.Fprintf(&b, "check      %v in %v over %d partitions\n", res.Check.Verdict, res.Check.Elapsed.Round(time.Microsecond), res.Check.Partitions)
+	fmt.Fprintf(&b, "verdict    %v: %s\n", res.Verdict, res.Reason)
+	if h.Interrupted {
+		b.WriteString("interrupted: the run was cut short\n")
+	}
+	for _, f := range h.Failures {
+		fmt.Fprintf(&b, "failure    %s\n", f)
+	}
+	fmt.Fprintf(&b, "wall       %v\n", res.Wall.Round(time.Millisecond))
+	fmt.Fprintf(&b, "replay     %s\n", res.Command)
+	return b.String()
+}
+
+// countList prints counts as "a=3 b=1", sorted by name.
+func countList(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s=%d", k, m[k])
+	}
+	return strings.Join(parts, " ")
 }

@@ -4,21 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
-	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/ordeal-dev/ordeal/faults"
 	"github.com/ordeal-dev/ordeal/linearizability"
-	"github.com/ordeal-dev/ordeal/linearizability/raftlogmodel"
 )
 
 // Config describes one run.
 type Config struct {
-	// Engine is the registered raftlog engine to test.
+	// Engine names the engine to test as FAMILY/ENGINE ("raftlog/file",
+	// "adapter/mutant/ack-before-sync"); a bare name is a raftlog engine.
 	Engine string
 	// Params are the engine's parameters.
 	Params map[string]string
@@ -26,15 +26,19 @@ type Config struct {
 	Nemeses []string
 	// Target is "auto" (the default), "inproc", "process" or "lazyfs":
 	// where the engine runs. Auto runs it in process when a disk nemesis
-	// (crash, fsync) can reach its files through Options.FS; an engine
-	// that writes around Options.FS (UsesFS false) runs for those in a
-	// child process on a lazyfs mount, which needs root and /dev/fuse;
-	// for kill and pause alone it runs in a child process.
+	// (crash, fsync) can reach its files through the FS it is opened
+	// with; an engine that writes around it runs for those in a child
+	// process on a lazyfs mount, which needs root and /dev/fuse; kill and
+	// pause run it in a child process.
 	Target string
-	// Clients is the number of logical clients (at least 1): client 0
-	// writes the log, client 1 the hard state, the others read.
+	// Profile is the file-system semantics of a lazyfs target: "strict"
+	// (the default: only a directory fsync makes an entry durable) or
+	// "ext4" (a file's fsync also makes its entry and its new parent
+	// directories durable, as ext4 and xfs do).
+	Profile string
+	// Clients is the number of logical clients (default 3).
 	Clients int
-	// Ops is the number of client operations to issue.
+	// Ops is the number of client operations to issue (default 1000).
 	Ops int
 	// Duration, if positive, stops issuing operations after this much
 	// wall time; the replay command then names the ops issued.
@@ -58,17 +62,26 @@ type Config struct {
 	// OnlyFailures writes the evidence to Out only for a run that did
 	// not pass.
 	OnlyFailures bool
+	// ServerCmd, for a family of servers, is the command template that
+	// starts one ({port} and {dir} substituted); it overrides the engine's.
+	ServerCmd string
 	// Program names the command in the replay line (default "jepsen-lite").
 	Program string
 	// Log receives progress; nil discards it.
 	Log *slog.Logger
+	// Progress, if set, receives a line every ProgressEvery (default 10s)
+	// of a long run: the operations issued and an estimate of the time
+	// left.
+	Progress      io.Writer
+	ProgressEvery time.Duration
 }
 
 func (c Config) withDefaults() Config {
-	// Raftlog engines answer to their family name too, as in bench.
-	c.Engine = strings.TrimPrefix(c.Engine, "raftlog/")
 	if c.Target == "" {
 		c.Target = "auto"
+	}
+	if c.Profile == "" {
+		c.Profile = "strict"
 	}
 	if c.Clients == 0 {
 		c.Clients = 3
@@ -91,7 +104,35 @@ func (c Config) withDefaults() Config {
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
+	if c.ProgressEvery == 0 {
+		c.ProgressEvery = 10 * time.Second
+	}
 	return c
+}
+
+// validate names the first bad setting.
+func (c Config) validate() error {
+	switch {
+	case c.Clients < 1:
+		return fmt.Errorf("%w: --clients %d: need at least one client", ErrUsage, c.Clients)
+	case c.Ops < 1:
+		return fmt.Errorf("%w: --ops %d: need at least one operation", ErrUsage, c.Ops)
+	case c.Duration < 0:
+		return fmt.Errorf("%w: --duration %v is negative", ErrUsage, c.Duration)
+	case c.OpTimeout < 0 || c.PauseTimeout < 0 || c.CheckTimeout < 0:
+		return fmt.Errorf("%w: negative timeout", ErrUsage)
+	}
+	switch c.Target {
+	case "auto", "inproc", "process", "lazyfs":
+	default:
+		return fmt.Errorf("%w: --target %q (want auto, inproc, process or lazyfs)", ErrUsage, c.Target)
+	}
+	switch c.Profile {
+	case "strict", "ext4":
+	default:
+		return fmt.Errorf("%w: --profile %q (want strict or ext4)", ErrUsage, c.Profile)
+	}
+	return nil
 }
 
 // Command returns the command line that replays the run.
@@ -101,7 +142,11 @@ func (c Config) Command() string {
 	if len(c.Nemeses) > 0 {
 		args = append(args, "--nemesis", strings.Join(c.Nemeses, ","))
 	}
-	args = append(args, "--target", c.Target, "--clients", fmt.Sprint(c.Clients), "--ops", fmt.Sprint(c.Ops), "--seed", fmt.Sprint(c.Seed))
+	args = append(args, "--target", c.Target)
+	if c.Profile != "strict" {
+		args = append(args, "--profile", c.Profile)
+	}
+	args = append(args, "--clients", fmt.Sprint(c.Clients), "--ops", fmt.Sprint(c.Ops), "--seed", fmt.Sprint(c.Seed))
 	keys := make([]string, 0, len(c.Params))
 	for k := range c.Params {
 		keys = append(keys, k)
@@ -109,6 +154,9 @@ func (c Config) Command() string {
 	sort.Strings(keys)
 	for _, k := range keys {
 		args = append(args, "--param", k+"="+c.Params[k])
+	}
+	if c.ServerCmd != "" {
+		args = append(args, "--server-cmd", "'"+strings.ReplaceAll(c.ServerCmd, "'", `'\''`)+"'")
 	}
 	if c.Out != "" {
 		args = append(args, "--out", c.Out+"-replay")
@@ -118,50 +166,62 @@ func (c Config) Command() string {
 
 // Result is the outcome of a run.
 type Result struct {
-	// Verdict is the check's verdict.
+	// Family is the engine's family.
+	Family string
+	// Verdict is the run's verdict, and Reason says why in a line.
 	Verdict linearizability.Verdict
+	Reason  string
 	// History is what was recorded.
-	History *raftlogmodel.History
+	History *History
 	// Check is the linearizability check.
-	Check *raftlogmodel.Result
+	Check *linearizability.Result
 	// Used and Skipped name the nemeses injected and those that could not
 	// act on this engine.
 	Used, Skipped []string
-	// Faults counts the faults injected.
-	Faults int
+	// Faults counts the faults injected, Struck those that took effect
+	// (a restart, a failed sync, a pause), Crashes the restarts.
+	Faults, Struck, Crashes int
 	// Wall is the run's wall time, check included.
 	Wall time.Duration
 	// Command replays the run.
 	Command string
 }
 
-// Run runs one campaign against an engine and checks it. It returns an
-// error (wrapping ErrUsage or ErrSetup) only when the run could not be
-// made; engine failures are part of the result.
+// Run runs one seeded campaign against an engine and checks it. It
+// returns an error (wrapping ErrUsage or ErrSetup) only when the run
+// could not be made; engine failures are part of the result.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	cfg = cfg.withDefaults()
 	start := time.Now()
-	if cfg.Engine == "" || cfg.Clients < 1 || cfg.Ops < 1 {
-		return nil, fmt.Errorf("%w: need an engine, at least one client and one operation", ErrUsage)
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
+	fam, engine, err := ResolveEngine(cfg.Engine)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkEngine(fam, engine); err != nil {
+		return nil, err
+	}
+	cfg.Engine = fam.Name() + "/" + engine
 	var nems []faults.Nemesis
 	for _, name := range cfg.Nemeses {
 		n, err := faults.LookupNemesis(name)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrUsage, err)
+			return nil, fmt.Errorf("%w: --nemesis: %w", ErrUsage, err)
 		}
 		nems = append(nems, n)
 	}
-	sys, err := openSystem(cfg, nems)
+	sys, err := openSystem(fam, engine, cfg, nems)
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{cfg: cfg, sys: sys, rec: raftlogmodel.NewRecorder(&linearizability.Logical{}), log: cfg.Log,
-		view:   &view{syncOnWrite: sys.capabilities().SyncOnWrite},
+	res := &Result{Family: fam.Name()}
+	r := &runner{cfg: cfg, fam: fam, sys: sys, log: cfg.Log,
+		rec:    linearizability.NewRecorder[any, any](&linearizability.Logical{}),
 		sched:  rand.New(rand.NewPCG(cfg.Seed, 1)),
 		nemRng: rand.New(rand.NewPCG(cfg.Seed, 2)),
 	}
-	res := &Result{}
 	for _, n := range nems {
 		if err := n.Available(sys); err != nil {
 			res.Skipped = append(res.Skipped, n.Name())
@@ -173,17 +233,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	if len(nems) > 0 && len(r.nems) == 0 {
 		_ = sys.close()
-		return nil, fmt.Errorf("%w: engine %s: %w: %v", ErrSetup, cfg.Engine, faults.ErrUnavailable, cfg.Nemeses)
-	}
-	for i := range cfg.Clients {
-		ro := reader
-		switch {
-		case i == 0:
-			ro = writer
-		case i == 1:
-			ro = metaClient
+		why := ""
+		if err := nems[0].Available(sys); err != nil {
+			why = ": " + err.Error()
 		}
-		r.clients = append(r.clients, &clientState{id: i, gen: newGenerator(cfg.Seed, i, ro, r.view, cfg.Clients == 1)})
+		return nil, fmt.Errorf("%w: engine %s: %w: %v%s", ErrSetup, cfg.Engine, faults.ErrUnavailable, cfg.Nemeses, why)
+	}
+	r.wl = fam.newWorkload(cfg.Seed, cfg.Clients, sys.info())
+	for i := range cfg.Clients {
+		r.clients = append(r.clients, &client{id: i})
 	}
 	r.nextFault = 30 + r.nemRng.IntN(120)
 	r.loop(ctx, start)
@@ -192,30 +250,77 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	cfg.Ops = r.limit
 	res.Command = cfg.Command()
-	h := &raftlogmodel.History{
-		Engine: cfg.Engine, Traits: raftlogmodel.TraitsOf(sys.capabilities()), Seed: cfg.Seed,
-		Nemeses: res.Used, Clock: "logical", Ops: r.rec.Ops(), Faults: r.rec.Windows(),
-		Failures: r.failures, Command: res.Command,
+	info := sys.info()
+	h := &History{
+		Model: fam.Name(), Engine: cfg.Engine, Traits: info.Traits, Seed: cfg.Seed, Nemeses: res.Used,
+		Clock: "logical", Ops: r.rec.Ops(fam.unknown("no response")), Faults: r.rec.Faults().Windows(),
+		Failures: r.failures, Command: res.Command, Target: sys.where(), Interrupted: r.interrupted,
 	}
-	res.History, res.Faults = h, len(h.Faults)
+	if sys.where() == "lazyfs" {
+		h.Profile = cfg.Profile
+	}
+	h.Coverage = coverage(fam, h)
+	res.History, res.Faults, res.Struck, res.Crashes = h, len(h.Faults), r.struck, r.crashes
 	keep := cfg.Out != "" && !cfg.OnlyFailures
-	res.Check = raftlogmodel.Check(h, cfg.CheckTimeout, keep)
-	if cfg.Out != "" && cfg.OnlyFailures && res.Check.Verdict != linearizability.Ok {
-		keep = true
-		res.Check = raftlogmodel.Check(h, cfg.CheckTimeout, true)
+	res.Check, err = fam.check(h, cfg.CheckTimeout, keep)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrSetup, err)
 	}
-	res.Verdict = res.Check.Verdict
+	res.Verdict, res.Reason = judge(fam, h, res.Check, len(res.Used) > 0, r.struck)
+	if cfg.Out != "" && cfg.OnlyFailures && res.Verdict != linearizability.Ok {
+		keep = true
+		res.Check, _ = fam.check(h, cfg.CheckTimeout, true)
+	}
 	res.Wall = time.Since(start)
 	if keep {
-		if err := writeRun(cfg.Out, res, r.evidence); err != nil {
+		if err := writeRun(cfg.Out, fam, res, r.evidence); err != nil {
 			return res, fmt.Errorf("%w: %w", ErrSetup, err)
 		}
 	}
 	return res, nil
 }
 
+// coverage counts a history's client operations by method and outcome.
+func coverage(fam Family, h *History) *linearizability.Coverage {
+	c := &linearizability.Coverage{Methods: map[string]int{}, Outcomes: map[string]int{}}
+	for _, op := range h.Ops {
+		if fam.isCrash(op.Input) {
+			continue
+		}
+		c.Add(fam.method(op.Input), fam.outcome(op.Output))
+	}
+	return c
+}
+
+// judge turns a check into the run's verdict: a history with no client
+// operation, a run whose nemeses never struck and an interrupted run are
+// never a pass.
+func judge(fam Family, h *History, chk *linearizability.Result, nemeses bool, struck int) (linearizability.Verdict, string) {
+	clientOps := 0
+	for _, op := range h.Ops {
+		if !fam.isCrash(op.Input) {
+			clientOps++
+		}
+	}
+	v, why := chk.Verdict, chk.Reason
+	if v == linearizability.Illegal {
+		return v, why
+	}
+	switch {
+	case clientOps == 0:
+		return linearizability.Unknown, "the history has no client operation: nothing was checked"
+	case h.Interrupted:
+		return linearizability.Unknown, "interrupted: the " + fmt.Sprint(clientOps) + " operations recorded are consistent, but the run was cut short"
+	case nemeses && struck == 0:
+		return linearizability.Unknown, "no fault took effect (the nemesis never struck): inconclusive"
+	case v == linearizability.Ok && !nemeses:
+		return v, why + " (a fault-free run: no nemesis)"
+	}
+	return v, why
+}
+
 // openSystem starts the engine where the nemeses can reach it.
-func openSystem(cfg Config, nems []faults.Nemesis) (system, error) {
+func openSystem(fam Family, engine string, cfg Config, nems []faults.Nemesis) (system, error) {
 	wantDisk, wantProc := false, false
 	for _, n := range nems {
 		switch n.Name() {
@@ -225,57 +330,70 @@ func openSystem(cfg Config, nems []faults.Nemesis) (system, error) {
 			wantDisk = true
 		}
 	}
-	switch cfg.Target {
-	case "inproc":
-		return openInproc(cfg.Engine, cfg.Params, cfg.OpTimeout)
-	case "process":
-		return startProc(cfg)
-	case "lazyfs":
-		return startLazy(cfg)
-	case "auto":
-	default:
-		return nil, fmt.Errorf("%w: target %q (want auto, inproc, process or lazyfs)", ErrUsage, cfg.Target)
-	}
-	if wantProc && !wantDisk {
-		return startProc(cfg)
-	}
-	t, err := openInproc(cfg.Engine, cfg.Params, cfg.OpTimeout)
+	srv, err := fam.server(engine, cfg.ServerCmd)
 	if err != nil {
 		return nil, err
 	}
-	if wantDisk && !t.caps.UsesFS && t.caps.Persistent {
-		_ = t.close()
-		return startLazy(cfg)
+	if srv != nil {
+		if cfg.Target != "auto" && cfg.Target != "lazyfs" {
+			return nil, fmt.Errorf("%w: --target %s: a %s engine is a server process (auto or lazyfs)", ErrUsage, cfg.Target, fam.Name())
+		}
+		return startServer(fam, engine, *srv, cfg, wantDisk || cfg.Target == "lazyfs")
 	}
-	if wantProc && !t.Traits().UsesFS {
+	switch cfg.Target {
+	case "inproc":
+		return openInproc(fam, engine, cfg.Params, cfg.OpTimeout)
+	case "process":
+		return startProc(fam, engine, cfg)
+	case "lazyfs":
+		return startLazy(fam, engine, cfg)
+	}
+	if wantProc && !wantDisk {
+		return startProc(fam, engine, cfg)
+	}
+	t, err := openInproc(fam, engine, cfg.Params, cfg.OpTimeout)
+	if err != nil {
+		return nil, err
+	}
+	if wantDisk && !t.inf.UsesFS && t.inf.Persistent {
 		_ = t.close()
-		return startProc(cfg)
+		return startLazy(fam, engine, cfg)
+	}
+	if wantProc {
+		_ = t.close()
+		return startProc(fam, engine, cfg)
 	}
 	return t, nil
 }
 
+// pending is a client's operation in flight.
 type pending struct {
 	id        int
-	w         work
+	w         any
 	executed  bool
-	out       raftlogmodel.Output
+	out       any
 	unbounded bool
 }
 
-type clientState struct {
-	id  int
-	gen *generator
-	p   *pending
+type client struct {
+	id int
+	p  *pending
 }
 
+// runner is the scheduler of one run: a seeded source decides, step by
+// step, which client calls its next operation, which executes the one it
+// has in flight and which receives its answer, and when each fault
+// lands; operations are therefore in flight together, yet a run replays
+// exactly on a logical clock.
 type runner struct {
 	cfg Config
+	fam Family
 	sys system
-	rec *raftlogmodel.Recorder
+	wl  workload
+	rec *linearizability.Recorder[any, any]
 	log *slog.Logger
 
-	clients []*clientState
-	view    *view
+	clients []*client
 	sched   *rand.Rand
 	nemRng  *rand.Rand
 	nems    []faults.Nemesis
@@ -286,19 +404,30 @@ type runner struct {
 	step      int
 	issued    int
 	limit     int
+	struck    int
+	crashes   int
 
-	failures []string
-	evidence []string
-	stopped  bool
+	failures    []string
+	evidence    []string
+	stopped     bool
+	interrupted bool
 }
 
 func (r *runner) loop(ctx context.Context, start time.Time) {
 	r.limit = r.cfg.Ops
+	lastReport := start
 	for ; !r.stopped; r.step++ {
+		if r.cfg.Progress != nil && r.step%256 == 0 && time.Since(lastReport) >= r.cfg.ProgressEvery {
+			lastReport = time.Now()
+			done := time.Since(start)
+			left := time.Duration(float64(done) * float64(r.limit-r.issued) / float64(max(r.issued, 1)))
+			fmt.Fprintf(r.cfg.Progress, "%s: %d of %d operations, %d faults, about %v left\n", r.cfg.Engine, r.issued, r.limit, r.rec.Faults().Len(), left.Round(time.Second))
+		}
 		if r.issued >= r.limit && r.allIdle() {
 			break
 		}
 		if r.issued < r.limit && (ctx.Err() != nil || (r.cfg.Duration > 0 && time.Since(start) > r.cfg.Duration)) {
+			r.interrupted = ctx.Err() != nil
 			r.limit = r.issued
 			continue
 		}
@@ -312,8 +441,8 @@ func (r *runner) loop(ctx context.Context, start time.Time) {
 			if r.issued >= r.limit {
 				continue
 			}
-			w := c.gen.next()
-			c.p = &pending{id: r.rec.Call(c.id, w.in), w: w}
+			w := r.wl.next(c.id)
+			c.p = &pending{id: r.rec.Call(c.id, r.fam.input(w)), w: w}
 			r.issued++
 		case !c.p.executed:
 			r.execute(ctx, c)
@@ -325,8 +454,12 @@ func (r *runner) loop(ctx context.Context, start time.Time) {
 	for i := 0; r.fault != nil && !r.stopped && i < 200; i++ {
 		r.await(ctx, nil)
 	}
-	if !r.stopped {
-		r.finalReads(ctx)
+	if r.fault != nil && !r.stopped {
+		r.rec.Faults().Close(r.window, "still armed at the end of the run")
+		r.fault = nil
+	}
+	if !r.stopped && ctx.Err() == nil {
+		r.finalReads()
 	}
 }
 
@@ -341,7 +474,7 @@ func (r *runner) allIdle() bool {
 
 func (r *runner) paused() bool { return r.fault != nil && r.fault.Nemesis == "pause" }
 
-func (r *runner) execute(ctx context.Context, c *clientState) {
+func (r *runner) execute(ctx context.Context, c *client) {
 	out, unbounded, f := r.sys.exec(c.p.w, r.paused())
 	c.p.executed, c.p.out, c.p.unbounded = true, out, unbounded
 	if f != nil {
@@ -353,19 +486,19 @@ func (r *runner) execute(ctx context.Context, c *clientState) {
 	}
 }
 
-func (r *runner) complete(c *clientState) {
+func (r *runner) complete(c *client) {
 	if c.p.unbounded {
 		r.rec.ReturnAt(c.p.id, c.p.out, linearizability.Infinity)
 	} else {
 		r.rec.Return(c.p.id, c.p.out)
 	}
-	r.view.observe(c.p.w.in, c.p.out)
+	r.wl.observe(c.id, c.p.w, c.p.out)
 	c.p = nil
 }
 
 func (r *runner) inject(ctx context.Context) {
 	n := r.nems[r.nemRng.IntN(len(r.nems))]
-	r.window = r.rec.OpenWindow(n.Name(), "")
+	r.window = r.rec.Faults().Open(n.Name(), "")
 	f, err := n.Inject(ctx, r.log, r.sys, r.nemRng)
 	if f == nil {
 		f = &faults.Fault{Nemesis: n.Name(), Detail: "not started"}
@@ -382,10 +515,10 @@ func (r *runner) inject(ctx context.Context) {
 
 // await lets the active fault progress after an operation of c (nil: no
 // operation).
-func (r *runner) await(ctx context.Context, c *clientState) {
+func (r *runner) await(ctx context.Context, c *client) {
 	done, err := r.fault.Await(ctx)
 	if done && r.fault.CutLast && c != nil {
-		c.p.out, c.p.unbounded = raftlogmodel.Unknown("power lost during the operation"), false
+		c.p.out, c.p.unbounded = r.fam.unknown("the engine went down during the operation"), false
 	}
 	if err != nil {
 		r.faultError(err)
@@ -403,36 +536,43 @@ func (r *runner) faultError(err error) {
 	} else {
 		r.fail(&failure{what: fmt.Sprintf("nemesis %s: %v", r.fault.Nemesis, err)})
 	}
-	r.rec.CloseWindow(r.window, r.fault.Detail)
+	r.rec.Faults().Close(r.window, r.fault.Detail)
 	r.fault = nil
 }
 
 func (r *runner) finishFault() {
 	f := r.fault
+	if f.Restarted || f.Nemesis == "pause" {
+		r.struck++
+	}
 	if f.Restarted {
 		r.crashed(f.Nemesis + ": " + f.Detail)
 	}
-	r.rec.CloseWindow(r.window, f.Detail)
+	r.rec.Faults().Close(r.window, f.Detail)
 	r.fault = nil
 	r.nextFault = r.step + 40 + r.nemRng.IntN(160)
 }
 
-// crashed records a crash: operations that ran return their responses,
-// the others (and earlier unknown ones) are cut off, and the crash itself
-// is an operation.
+// crashed records a restart of the engine: operations that ran return
+// their responses, the others (and earlier unknown ones) are cut off,
+// and the restart itself is an operation.
 func (r *runner) crashed(detail string) {
 	for _, c := range r.clients {
 		if c.p != nil && c.p.executed && !c.p.unbounded {
 			r.complete(c)
 		}
 	}
-	r.rec.CutOff("engine crashed")
+	r.rec.CutOff(r.fam.unknown("engine restarted"))
 	for _, c := range r.clients {
-		c.p = nil
+		if c.p != nil {
+			r.wl.observe(c.id, c.p.w, r.fam.unknown("engine restarted"))
+			c.p = nil
+		}
 	}
-	id := r.rec.Call(len(r.clients), raftlogmodel.Input{Kind: raftlogmodel.KindCrash, Detail: detail})
-	r.rec.Return(id, raftlogmodel.Output{})
-	r.view.crashed()
+	id := r.rec.Call(len(r.clients), r.fam.crashInput(detail))
+	r.rec.Return(id, r.fam.zeroOutput())
+	r.crashes++
+	r.wl.crashed()
 }
 
 func (r *runner) fail(f *failure) {
@@ -449,58 +589,23 @@ func (r *runner) fail(f *failure) {
 	}
 }
 
-// finalReads reads the whole state back once the run is over.
-func (r *runner) finalReads(ctx context.Context) {
-	do := func(in raftlogmodel.Input) raftlogmodel.Output {
-		id := r.rec.Call(0, in)
-		out, unbounded, f := r.sys.exec(work{in: in}, false)
-		if f != nil {
-			r.rec.ReturnAt(id, out, linearizability.Infinity)
-			r.fail(f)
-			return out
+// finalReads reads the whole state back once the run is over, in the
+// batches the workload asks for.
+func (r *runner) finalReads() {
+	for batch := r.wl.final(); len(batch) > 0 && !r.stopped; batch = r.wl.final() {
+		for _, w := range batch {
+			id := r.rec.Call(0, r.fam.input(w))
+			out, unbounded, f := r.sys.exec(w, false)
+			if f != nil || unbounded {
+				r.rec.ReturnAt(id, out, linearizability.Infinity)
+			} else {
+				r.rec.Return(id, out)
+			}
+			if f != nil {
+				r.fail(f)
+				return
+			}
+			r.wl.observe(0, w, out)
 		}
-		if unbounded {
-			r.rec.ReturnAt(id, out, linearizability.Infinity)
-		} else {
-			r.rec.Return(id, out)
-		}
-		return out
 	}
-	last := do(raftlogmodel.Input{Kind: raftlogmodel.KindLast})
-	first := do(raftlogmodel.Input{Kind: raftlogmodel.KindFirst})
-	do(raftlogmodel.Input{Kind: raftlogmodel.KindPurgedID})
-	do(raftlogmodel.Input{Kind: raftlogmodel.KindLoadHS})
-	if r.stopped || last.Err != raftlogmodel.ErrNone || first.Err != raftlogmodel.ErrNone {
-		return
-	}
-	for lo := max(first.Value, 1); lo <= last.Value && !r.stopped && ctx.Err() == nil; lo += 64 {
-		do(raftlogmodel.Input{Kind: raftlogmodel.KindEntries, Index: lo, Hi: lo + 63})
-	}
-}
-
-// writeRun writes the evidence of a run into dir.
-func writeRun(dir string, res *Result, evidence []string) error {
-	var extra map[string]string
-	if len(evidence) > 0 {
-		extra = map[string]string{"evidence.txt": strings.Join(evidence, "\n\n")}
-	}
-	return writeLinearizabilityRun(dir, res.Check, res.History, len(res.History.Faults), extra, summary(res))
-}
-
-func summary(res *Result) string {
-	h := res.History
-	var b strings.Builder
-	fmt.Fprintf(&b, "engine     %s (persistent=%v sync_on_write=%v)\n", h.Engine, h.Traits.Persistent, h.Traits.SyncOnWrite)
-	fmt.Fprintf(&b, "seed       %d\n", h.Seed)
-	fmt.Fprintf(&b, "nemeses    %s", strings.Join(res.Used, ","))
-	if len(res.Skipped) > 0 {
-		fmt.Fprintf(&b, " (unavailable: %s)", strings.Join(res.Skipped, ","))
-	}
-	fmt.Fprintf(&b, "\nops        %d, faults %d, crashes %d\n", len(h.Ops), len(h.Faults), countCrashes(h))
-	writeSummaryTail(&b, res.Check, res.Verdict, h.Failures, res.Wall, res.Command)
-	return b.String()
-}
-
-func countCrashes(h *raftlogmodel.History) int {
-	return len(slices.DeleteFunc(slices.Clone(h.Ops), func(op raftlogmodel.Op) bool { return op.Input.Kind != raftlogmodel.KindCrash }))
 }

@@ -5,25 +5,26 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"time"
 
-	"github.com/ordeal-dev/ordeal/engines/raftlog"
 	"github.com/ordeal-dev/ordeal/faults"
-	"github.com/ordeal-dev/ordeal/linearizability/raftlogmodel"
 )
 
 // system is the engine under test as the scheduler drives it: in process
 // or in a child process.
 type system interface {
 	faults.Target
-	// exec runs one operation. A response that will never come (a hang, a
+	// exec runs one work item. A response that will never come (a hang, a
 	// stopped process) gives an unknown output and unbounded true; an
 	// engine panic or hang also returns a failure to record.
-	exec(w work, paused bool) (out raftlogmodel.Output, unbounded bool, failure *failure)
-	// capabilities are the engine's declarations.
-	capabilities() raftlog.Capabilities
+	exec(w any, paused bool) (out any, unbounded bool, failure *failure)
+	// info is what the engine declared when it was opened.
+	info() Info
+	// where names the target: "inproc", "process" or "lazyfs".
+	where() string
 	close() error
 }
 
@@ -34,8 +35,9 @@ type failure struct {
 }
 
 // inproc runs the engine in this process, on a crashable in-memory disk
-// when the engine takes a vfs.FS.
+// when the engine writes through the file system it is given.
 type inproc struct {
+	fam       Family
 	name      string
 	params    map[string]string
 	opTimeout time.Duration
@@ -44,8 +46,8 @@ type inproc struct {
 	disk *faults.Disk // nil when the engine does not use the FS
 	dir  string       // on disk, or a real directory
 	tmp  string       // the real directory to remove, if any
-	eng  raftlog.Engine
-	caps raftlog.Capabilities
+	eng  handle
+	inf  Info
 }
 
 var (
@@ -54,30 +56,51 @@ var (
 )
 
 // openInproc opens the engine on a fresh crashable disk, or, if it does
-// not take a vfs.FS, in a temporary directory.
-func openInproc(name string, params map[string]string, opTimeout time.Duration) (*inproc, error) {
-	t := &inproc{name: name, params: params, opTimeout: opTimeout, slot: &faults.Slot{}}
+// not write through the FS it is given, in a temporary directory.
+func openInproc(fam Family, name string, params map[string]string, opTimeout time.Duration) (*inproc, error) {
+	t := &inproc{fam: fam, name: name, params: params, opTimeout: opTimeout, slot: &faults.Slot{}}
 	t.disk = faults.NewDisk(t.slot)
 	t.dir = "/db"
-	eng, err := raftlog.Open(name, raftlog.Options{Dir: t.dir, FS: t.disk.FS(), Params: params})
-	if errors.Is(err, raftlog.ErrBadOption) {
+	eng, inf, err := t.open(t.disk)
+	if errors.Is(err, ErrNoFS) {
 		tmp, terr := os.MkdirTemp("", "jepsen-lite-")
 		if terr != nil {
 			return nil, fmt.Errorf("%w: %w", ErrSetup, terr)
 		}
-		t.disk, t.dir, t.tmp = nil, tmp, tmp
-		eng, err = raftlog.Open(name, raftlog.Options{Dir: tmp, Params: params})
+		t.disk, t.tmp = nil, tmp
+		t.dir = filepath.Join(tmp, "db")
+		eng, inf, err = t.open(nil)
 	}
 	if err != nil {
 		t.removeTmp()
-		return nil, fmt.Errorf("%w: open %s: %w", ErrSetup, name, err)
+		return nil, fmt.Errorf("%w: open %s/%s: %w", ErrSetup, fam.Name(), name, err)
 	}
-	t.eng, t.caps = eng, eng.Capabilities()
-	if !t.caps.UsesFS {
+	t.eng, t.inf = eng, inf
+	if !inf.UsesFS {
 		// Power loss and fsync faults cannot reach this engine's files.
 		t.disk = nil
 	}
 	return t, nil
+}
+
+// open opens the engine on d (nil: on the real directory), guarded
+// against a panic or a hang.
+func (t *inproc) open(d *faults.Disk) (handle, Info, error) {
+	o := OpenOptions{Dir: t.dir, Params: t.params}
+	if d != nil {
+		o.FS = d.FS()
+	}
+	var eng handle
+	var inf Info
+	f, err := guard(t.opTimeout, func() error {
+		var err error
+		eng, inf, err = t.fam.open(t.name, o)
+		return err
+	})
+	if f != nil {
+		return nil, Info{}, &recoveryError{f: f}
+	}
+	return eng, inf, err
 }
 
 func (t *inproc) removeTmp() {
@@ -87,12 +110,13 @@ func (t *inproc) removeTmp() {
 }
 
 func (t *inproc) Traits() faults.Traits {
-	return faults.Traits{UsesFS: t.disk != nil, Persistent: t.caps.Persistent}
+	return faults.Traits{UsesFS: t.disk != nil, Persistent: t.inf.Persistent}
 }
 
-func (t *inproc) Disk() *faults.Disk                 { return t.disk }
-func (t *inproc) Slot() *faults.Slot                 { return t.slot }
-func (t *inproc) capabilities() raftlog.Capabilities { return t.caps }
+func (t *inproc) Disk() *faults.Disk { return t.disk }
+func (t *inproc) Slot() *faults.Slot { return t.slot }
+func (t *inproc) info() Info         { return t.inf }
+func (t *inproc) where() string      { return "inproc" }
 
 // Reopen abandons the engine and opens it again on d.
 func (t *inproc) Reopen(ctx context.Context, d *faults.Disk) error {
@@ -100,19 +124,15 @@ func (t *inproc) Reopen(ctx context.Context, d *faults.Disk) error {
 		eng := t.eng
 		t.eng = nil
 		// Close may fail on an engine that lost its disk; that is expected.
-		_, _ = guard(t.opTimeout, eng.Close)
+		_, _ = guard(t.opTimeout, eng.close)
 	}
 	t.disk = d
-	var eng raftlog.Engine
-	f, err := guard(t.opTimeout, func() error {
-		var err error
-		eng, err = raftlog.Open(t.name, raftlog.Options{Dir: t.dir, FS: d.FS(), Params: t.params})
-		return err
-	})
+	eng, _, err := t.open(d)
+	var re *recoveryError
 	switch {
-	case f != nil:
-		f.what = "recovery: " + f.what
-		return &recoveryError{f: f}
+	case errors.As(err, &re):
+		re.f.what = "recovery: " + re.f.what
+		return re
 	case err != nil:
 		return &recoveryError{f: &failure{what: "recovery failed: " + err.Error()}}
 	}
@@ -120,18 +140,18 @@ func (t *inproc) Reopen(ctx context.Context, d *faults.Disk) error {
 	return nil
 }
 
-func (t *inproc) exec(w work, _ bool) (raftlogmodel.Output, bool, *failure) {
+func (t *inproc) exec(w any, _ bool) (any, bool, *failure) {
 	if t.eng == nil {
-		return raftlogmodel.Unknown("engine down"), false, &failure{what: "engine is down after a failed recovery"}
+		return t.fam.unknown("engine down"), false, &failure{what: "engine is down after a failed recovery"}
 	}
-	var out raftlogmodel.Output
+	var out any
 	f, _ := guard(t.opTimeout, func() error {
-		out = raftlogmodel.Apply(t.eng, w.in, w.payload)
+		out = t.eng.apply(w)
 		return nil
 	})
 	if f != nil {
-		f.what = fmt.Sprintf("%s during %s", f.what, w.in)
-		return raftlogmodel.Unknown(f.what), true, f
+		f.what = fmt.Sprintf("%s during %v", f.what, t.fam.input(w))
+		return t.fam.unknown(f.what), true, f
 	}
 	return out, false, nil
 }
@@ -141,7 +161,7 @@ func (t *inproc) close() error {
 	if t.eng == nil {
 		return nil
 	}
-	f, err := guard(t.opTimeout, t.eng.Close)
+	f, err := guard(t.opTimeout, t.eng.close)
 	if f != nil {
 		return errors.New(f.what)
 	}

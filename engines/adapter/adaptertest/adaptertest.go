@@ -11,9 +11,19 @@
 // engine's Capabilities declare, durability across a reopen, across a power
 // loss (vfs.NewCrashableMem and CrashClone) and across a failed fsync.
 //
+// An engine that writes through the operating system rather than
+// Options.FS (a server embedded as a library, say) sets Harness.RealDir:
+// each case then opens it in a fresh directory of the real file system, and
+// the crash cases, which need Options.FS, skip saying so. An engine that
+// differs from the contract on purpose, or a third party's engine whose
+// semantics are not ours to change, lists the cases it fails in
+// Harness.KnownDifferences with the reason: those cases still run and must
+// fail; one that starts passing fails the test, so the entry is removed.
+//
 // Failures runs the same cases on an engine and reports which ones failed
 // instead of failing the test: it is how tests prove that planted bugs are
-// caught.
+// caught. It ignores KnownDifferences: every case runs against the plain
+// contract.
 package adaptertest
 
 import (
@@ -43,6 +53,16 @@ type Harness struct {
 	// files that hold the engine's metadata, which the corruption case
 	// damages in their first 8 KiB; empty means DefaultMetaFiles.
 	MetaFiles string
+	// RealDir opens the engine with a nil Options.FS in a new directory of
+	// the real file system (t.TempDir) per case, reopening it in the same
+	// one, for engines that write through the operating system and reject
+	// any other FS. The crash cases skip: power loss and fsync failure
+	// reach such an engine only from outside its process (lazyfs).
+	RealDir bool
+	// KnownDifferences maps a case name to why the engine differs from the
+	// contract there. Run still runs the case and expects it to fail; a
+	// listed case that passes, or a name that is no case, fails the test.
+	KnownDifferences map[string]string
 }
 
 // Case is one check of the suite.
@@ -54,10 +74,11 @@ type Case struct {
 // Cases lists every check, in the order Run runs them.
 func Cases() []Case { return cases }
 
-// Run runs every case as a subtest of t.
+// Run runs every case as a subtest of t; the cases in h.KnownDifferences
+// must fail.
 func Run(t *testing.T, h Harness) {
 	t.Helper()
-	casetest.Run(t, Cases(), h)
+	casetest.RunKnown(t, Cases(), h, h.KnownDifferences)
 }
 
 // Failures runs every case against h without failing anything and returns,

@@ -2,6 +2,9 @@ package adaptertest_test
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/ordeal-dev/ordeal/engines/adapter"
@@ -61,4 +64,38 @@ func TestCasesAreNamedUniquely(t *testing.T) {
 		}
 		seen[c.Name] = true
 	}
+}
+
+// TestKnownDifferences lists every case the lenient engine fails as a
+// known difference: Run then passes, the listed cases failing as expected.
+func TestKnownDifferences(t *testing.T) {
+	h := harness(func(e *memory.Engine) adapter.StorageAdapter { return lenient{e} })
+	fails := adaptertest.Failures(h)
+	if len(fails) == 0 {
+		t.Fatal("the lenient engine fails no case")
+	}
+	h.KnownDifferences = map[string]string{}
+	for name, msg := range fails {
+		h.KnownDifferences[name] = "lenient about missing records and bad timestamps: " + msg
+	}
+	adaptertest.Run(t, h)
+}
+
+// TestRealDir runs the suite with Harness.RealDir on an engine that
+// insists on a nil FS and an existing directory of the real file system,
+// as an engine writing through the operating system does.
+func TestRealDir(t *testing.T) {
+	h := harness(func(e *memory.Engine) adapter.StorageAdapter { return e })
+	open := h.Open
+	h.Open = func(o adapter.Options) (adapter.StorageAdapter, error) {
+		if o.FS != nil {
+			return nil, fmt.Errorf("%w: got FS %T, want nil", adapter.ErrBadOption, o.FS)
+		}
+		if st, err := os.Stat(o.Dir); err != nil || !st.IsDir() || !filepath.IsAbs(o.Dir) {
+			return nil, fmt.Errorf("%w: dir %q is not a directory of the real file system: %v", adapter.ErrBadOption, o.Dir, err)
+		}
+		return open(o)
+	}
+	h.RealDir = true
+	adaptertest.Run(t, h)
 }

@@ -1,6 +1,7 @@
 package adaptertest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ var cases = []Case{
 	{"write/roundtrip", testRoundTrip},
 	{"write/batch-atomic", testBatchAtomic},
 	{"write/offsets-not-reused", testOffsetsNotReused},
+	{"write/large", testLarge},
 	{"read/offset", testReadByOffset},
 	{"read/tag", testReadByTag},
 	{"read/key", testReadByKey},
@@ -316,6 +318,41 @@ func testBatchAtomic(t testing.TB, h Harness) {
 	}
 	if o := e.write("s", rec(3, "k3")); o != 1 {
 		t.Fatalf("write after a rejected batch got offset %d, want 1", o)
+	}
+}
+
+// Sizes testLarge writes: the SPI bounds neither a record nor a batch.
+const (
+	largeRecord = 2 << 20
+	largeBatch  = 1500
+)
+
+func testLarge(t testing.TB, h Harness) {
+	e := newEnv(t, h)
+	e.create("s", 0)
+	big := rec(0, "big", "t")
+	big.Data = bytes.Repeat([]byte("0123456789abcdef"), largeRecord/16)
+	want := []adapter.Record{withOffset(big, e.write("s", big))}
+	rs := make([]adapter.Record, largeBatch)
+	for i := range rs {
+		rs[i] = rec(i+1, fmt.Sprintf("k%d", i%10), "t")
+	}
+	for i, o := range e.batch("s", rs) {
+		want = append(want, withOffset(rs[i], o))
+	}
+	check := func(when string) {
+		got := e.readAll("s")
+		if len(got) != len(want) {
+			t.Fatalf("%s: read %d records, want %d", when, len(got), len(want))
+		}
+		for i := range got {
+			wantRecord(t, fmt.Sprintf("%s: record %d", when, i), got[i], want[i])
+		}
+	}
+	check("fresh")
+	if e.persistent() {
+		e.reopen()
+		check("after reopen")
 	}
 }
 

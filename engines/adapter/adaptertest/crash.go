@@ -129,10 +129,11 @@ func testPowerLoss(t testing.TB, h Harness) {
 		}
 	}
 	for round, pct := range pcts {
-		e := newEnv(t, h)
-		if !e.caps.Persistent || !e.caps.UsesFS {
-			t.Skip("engine is not persistent through Options.FS")
+		if h.RealDir {
+			skipCrash(t, h, adapter.Capabilities{})
 		}
+		e := newEnv(t, h)
+		skipCrash(t, h, e.caps)
 		powerLossRound(t, e, round, pct)
 	}
 }
@@ -334,19 +335,23 @@ func testSyncFailure(t testing.TB, h Harness) {
 		{"commit", func(e *env, m *model) error { return e.a.CommitOffset(e.ctx, "g", "p", 50) }},
 		{"create-shard", func(e *env, m *model) error { return e.a.CreateShard(e.ctx, e.cfg("z", 0)) }},
 	}
+	if h.RealDir {
+		skipCrash(t, h, adapter.Capabilities{})
+	}
 	for _, k := range kinds {
 		mem := vfs.NewCrashableMem()
 		prepareDir(t, mem)
 		trig := faults.NewTrigger(faults.OpSync, syscall.EIO)
-		e := &env{t: t, h: h, mem: mem, fs: faults.Wrap(mem, trig), ctx: context.Background()}
+		e := &env{t: t, h: h, mem: mem, fs: faults.Wrap(mem, trig), dir: dataDir, ctx: context.Background()}
 		e.open()
 		t.Cleanup(func() {
 			if e.a != nil {
 				_ = e.a.Close()
 			}
 		})
-		if !e.caps.Persistent || !e.caps.UsesFS || !e.caps.SyncOnWrite {
-			t.Skip("engine does not sync every write through Options.FS")
+		skipCrash(t, h, e.caps)
+		if !e.caps.SyncOnWrite {
+			t.Skipf("engine %s does not declare SyncOnWrite", h.Name)
 		}
 		m := newModel()
 		fill(t, e, m)

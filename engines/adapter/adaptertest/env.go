@@ -21,7 +21,8 @@ type env struct {
 	t    testing.TB
 	h    Harness
 	mem  *vfs.MemFS
-	fs   vfs.FS // mem, or a wrapper around it
+	fs   vfs.FS // mem, or a wrapper around it; nil with Harness.RealDir
+	dir  string // the engine's directory
 	a    adapter.StorageAdapter
 	caps adapter.Capabilities
 	ctx  context.Context
@@ -29,9 +30,14 @@ type env struct {
 
 func newEnv(t testing.TB, h Harness) *env {
 	t.Helper()
-	e := &env{t: t, h: h, mem: vfs.NewCrashableMem(), ctx: context.Background()}
-	e.fs = e.mem
-	prepareDir(t, e.mem)
+	e := &env{t: t, h: h, dir: dataDir, ctx: context.Background()}
+	if h.RealDir {
+		e.dir = t.TempDir()
+	} else {
+		e.mem = vfs.NewCrashableMem()
+		e.fs = e.mem
+		prepareDir(t, e.mem)
+	}
 	e.open()
 	t.Cleanup(func() {
 		if e.a != nil {
@@ -60,7 +66,7 @@ func prepareDir(t testing.TB, fs vfs.FS) {
 
 func (e *env) open() {
 	e.t.Helper()
-	a, err := e.h.Open(adapter.Options{Dir: dataDir, FS: e.fs, Params: e.h.Params})
+	a, err := e.h.Open(adapter.Options{Dir: e.dir, FS: e.fs, Params: e.h.Params})
 	if err != nil {
 		e.t.Fatalf("%s: open: %v", e.h.Name, err)
 	}
@@ -95,6 +101,19 @@ func (e *env) crashTo(clone *vfs.MemFS) {
 }
 
 func (e *env) persistent() bool { return e.caps.Persistent }
+
+// skipCrash skips a crash case, saying why, unless power loss and fsync
+// failure can reach the engine in process: it is persistent, writes
+// through Options.FS, and the harness gives it the in-memory one.
+func skipCrash(t testing.TB, h Harness, caps adapter.Capabilities) {
+	t.Helper()
+	switch {
+	case h.RealDir:
+		t.Skipf("engine %s runs on the real file system (Harness.RealDir): power loss and fsync failure reach it only from outside its process", h.Name)
+	case !caps.Persistent || !caps.UsesFS:
+		t.Skipf("engine %s is not persistent through Options.FS", h.Name)
+	}
+}
 
 // cfg returns the configuration of the i-th shard the case creates.
 func (e *env) cfg(name string, i int) adapter.ShardConfig {

@@ -111,6 +111,8 @@ type Bugs struct {
 	SkipLayoutCheck bool
 	// SkipValueChecksums reads values without checking their CRC.
 	SkipValueChecksums bool
+	// FixedTTL does not slide a TTL window on access.
+	FixedTTL bool
 }
 
 var (
@@ -217,7 +219,7 @@ func OpenWithBugs(o streams.Options, bugs Bugs) (*core.Store, error) {
 	s, err := core.New(b, core.Options{
 		Clock: o.Clock, MaxTotalBytes: o.MaxTotalBytes, MaxStreamBytes: o.MaxStreamBytes,
 		Caps: streams.Capabilities{Persistent: true, SyncOnWrite: true},
-		Bugs: core.Bugs{NoTotalRollback: bugs.NoTotalRollback, ForkReadPastOffset: bugs.ForkReadPastOffset},
+		Bugs: core.Bugs{NoTotalRollback: bugs.NoTotalRollback, ForkReadPastOffset: bugs.ForkReadPastOffset, FixedTTL: bugs.FixedTTL},
 	})
 	if err != nil {
 		_ = b.closeShards()

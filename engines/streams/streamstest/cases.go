@@ -23,6 +23,7 @@ var cases = []Case{
 	{"close", closeStream},
 	{"wait", wait},
 	{"expiry", expiry},
+	{"expiry/sliding", expirySliding},
 	{"fork/read", forkRead},
 	{"fork/chain", forkChain},
 	{"limits/total", limitsTotal},
@@ -336,6 +337,57 @@ func expiry(t testing.TB, h Harness) {
 	e.clock.advance(time.Minute)
 	_, err = e.s.Read("at", streams.Start)
 	wantErr(t, "read after expires-at", err, streams.ClassNotFound)
+}
+
+// expirySliding checks that appends, closes and Touch restart a TTL
+// window, that duplicates, reads and metadata do not, and that ExpiresAt
+// never moves.
+func expirySliding(t testing.TB, h Harness) {
+	e := newEnv(t, h)
+	e.create("s", streams.Config{TTL: time.Minute})
+	e.create("at", streams.Config{ExpiresAt: e.clock.now().Add(2 * time.Minute)})
+	e.create("plain", streams.Config{})
+	steps := []struct {
+		what string
+		act  func() error
+	}{
+		{"append", func() error { _, err := e.s.Append("s", []byte("a"), producer("p", 0, 0)); return err }},
+		{"touch", func() error { return e.s.Touch("s") }},
+		{"close", func() error { return e.s.CloseStream("s") }},
+	}
+	for _, st := range steps {
+		e.clock.advance(50 * time.Second)
+		if err := st.act(); err != nil {
+			t.Fatalf("%s: %v", st.what, err)
+		}
+		if md := e.meta("s"); !md.ExpiresAt.Equal(e.clock.now().Add(time.Minute)) {
+			t.Errorf("after %s the stream expires at %v, want %v", st.what, md.ExpiresAt, e.clock.now().Add(time.Minute))
+		}
+		if e.meta("s").Closed {
+			continue
+		}
+		if err := e.s.Touch("at"); err != nil {
+			t.Errorf("touch of an expires-at stream: %v", err)
+		}
+	}
+	if err := e.s.Touch("plain"); err != nil {
+		t.Errorf("touch of a stream without expiry: %v", err)
+	}
+	if md := e.meta("plain"); !md.ExpiresAt.IsZero() {
+		t.Errorf("touch gave a stream without expiry the expiry %v", md.ExpiresAt)
+	}
+	_, err := e.s.Metadata("at")
+	wantErr(t, "expires-at after 150s of touches", err, streams.ClassNotFound)
+	e.clock.advance(50 * time.Second)
+	if r, err := e.s.Append("s", []byte("a"), producer("p", 0, 0)); err != nil || !r.Duplicate {
+		t.Fatalf("duplicate append = %+v, %v", r, err)
+	}
+	e.wantRead("s", streams.Start, "a")
+	e.clock.advance(10 * time.Second)
+	_, err = e.s.Metadata("s")
+	wantErr(t, "a minute after the close, past a duplicate and a read", err, streams.ClassNotFound)
+	wantErr(t, "touch of an expired stream", e.s.Touch("s"), streams.ClassNotFound)
+	wantErr(t, "touch of a missing stream", e.s.Touch("missing"), streams.ClassNotFound)
 }
 
 func forkRead(t testing.TB, h Harness) {

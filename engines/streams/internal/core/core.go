@@ -81,6 +81,9 @@ type Bugs struct {
 	NoTotalRollback bool
 	// ForkReadPastOffset reads a fork's source past the fork offset.
 	ForkReadPastOffset bool
+	// FixedTTL expires a stream with a TTL that long after its creation:
+	// appends, closes and Touch do not slide the window.
+	FixedTTL bool
 }
 
 // Options configure a Store.
@@ -228,6 +231,13 @@ func (s *Store) newMeta(cfg streams.Config) *Meta {
 		m.ExpiresAt = cfg.ExpiresAt
 	}
 	return m
+}
+
+// slide restarts the TTL window of m, if it has one.
+func (s *Store) slide(m *Meta) {
+	if m.Config.TTL > 0 && !s.o.Bugs.FixedTTL {
+		m.ExpiresAt = s.o.Clock().Add(m.Config.TTL)
+	}
 }
 
 // Create implements streams.Store.
@@ -382,6 +392,7 @@ func (s *Store) Append(name string, data []byte, o streams.AppendOptions) (strea
 		if o.Close {
 			m.Closed = true
 		}
+		s.slide(m)
 		res.Next = m.Tail
 		wrote = true
 		return tx.PutMeta(name, m)
@@ -563,12 +574,28 @@ func (s *Store) CloseStream(name string) error {
 			return err
 		}
 		m.Closed = true
+		s.slide(m)
 		return tx.PutMeta(name, m)
 	})
 	if err == nil {
 		s.notify(name)
 	}
 	return err
+}
+
+// Touch implements streams.Store.
+func (s *Store) Touch(name string) error {
+	if err := s.check(name); err != nil {
+		return err
+	}
+	return s.update(name, "touch", func(tx Tx) error {
+		m, err := s.live(tx, name)
+		if err != nil || m.Config.TTL <= 0 {
+			return err
+		}
+		s.slide(m)
+		return tx.PutMeta(name, m)
+	})
 }
 
 // Delete implements streams.Store.

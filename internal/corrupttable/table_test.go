@@ -10,6 +10,7 @@ import (
 
 	"github.com/ordeal-dev/ordeal/engines/adapter"
 	"github.com/ordeal-dev/ordeal/engines/adapter/adaptertest"
+	"github.com/ordeal-dev/ordeal/engines/adapter/jetstream"
 	"github.com/ordeal-dev/ordeal/engines/adapter/manager"
 	adapterpebble "github.com/ordeal-dev/ordeal/engines/adapter/pebble"
 	"github.com/ordeal-dev/ordeal/engines/adapter/segment"
@@ -31,8 +32,8 @@ import (
 )
 
 // TestTable runs the corruption case's trials, 20 seeds per column, on
-// every reference engine that keeps files and on the raftlog peers, and
-// prints the table. It takes tens of minutes: ORDEAL_LONG=1 only.
+// every reference engine that keeps files and on the peers (raft-wal,
+// raft-boltdb, JetStream), and prints the table. It takes tens of minutes: ORDEAL_LONG=1 only.
 func TestTable(t *testing.T) {
 	if !corruptcase.Long() {
 		t.Skip("the corruption table runs with ORDEAL_LONG=1")
@@ -114,6 +115,11 @@ func adapterRows() []adaptertest.Harness {
 			StorageTypes: []string{segment.StorageType}, Params: map[string]string{"segment_size": "65536"}},
 		{Name: "manager(segment,pebble)", Open: func(o adapter.Options) (adapter.StorageAdapter, error) { return manager.Open(o) },
 			StorageTypes: []string{"segment", "pebble"}, Params: map[string]string{"storage_types": "segment,pebble", "segment.segment_size": "65536"}},
+		{Name: jetstream.StorageType, Open: func(o adapter.Options) (adapter.StorageAdapter, error) { return jetstream.OpenAs(jetstream.StorageType, o) },
+			StorageTypes: []string{jetstream.StorageType}, MetaFiles: "meta.inf|meta.sum|index.db"},
+		{Name: jetstream.SyncAlways, Open: func(o adapter.Options) (adapter.StorageAdapter, error) { return jetstream.OpenAs(jetstream.SyncAlways, o) },
+			StorageTypes: []string{jetstream.SyncAlways}, MetaFiles: "meta.inf|meta.sum|index.db",
+			Params: map[string]string{jetstream.ParamMaxPayload: "4194304", jetstream.ParamMaxBatch: "2000"}},
 	}
 }
 

@@ -10,6 +10,12 @@
 // tag, key and timestamp, deletes, group offsets, concurrency, and, as the
 // engine's Capabilities declare, durability across a reopen, across a power
 // loss (vfs.NewCrashableMem and CrashClone) and across a failed fsync.
+// crash/corruption writes a history to a directory of the operating
+// system's, closes the engine cleanly, damages one file with a
+// faults.Corruption, reopens the engine in a child process and reads
+// everything back: it must answer adapter.ErrCorrupt or correct data,
+// never other data, a record lost or deleted records back, and never crash
+// or hang (package internal/corruptcase).
 //
 // An engine that writes through the operating system rather than
 // Options.FS (a server embedded as a library, say) sets Harness.RealDir:

@@ -12,8 +12,13 @@
 // expiry on a controlled clock, forks (reads that stop at the fork offset,
 // chains three deep, tombstones, cascading deletes), both byte limits with
 // their rollback after every kind of refused append, concurrent appenders,
-// and, as the Capabilities declare, durability across a reopen and the
-// validation of the data directory's layout.
+// and, as the Capabilities declare, durability across a reopen, the
+// validation of the data directory's layout, and damaged files:
+// durability/corruption writes a history, closes the store cleanly,
+// damages one file with a faults.Corruption, reopens the store in a child
+// process and reads everything back; it must answer streams.ErrCorrupt or
+// correct data, never other bytes, messages lost, a deleted stream back, a
+// crash or a hang (package internal/corruptcase).
 //
 // Power loss is not simulated here: the acid store writes through bbolt's
 // mmap, which an in-process vfs cannot crash; that needs faults/lazyfs and

@@ -102,7 +102,10 @@ func (r Region) String() string {
 // comes from a generator seeded with Seed, so the same Corruption applied to
 // the same files does the same damage. It aims at data: a flip, a zeroed
 // block or a cut lands where the file holds non-zero bytes, never in
-// preallocated zeros past them.
+// preallocated zeros past them. A flip or a zeroed block strikes a byte
+// drawn uniformly from the data of every eligible file (a large file is the
+// likelier target, as on a damaged medium); a cut, a deletion or garbage
+// strikes a file drawn uniformly.
 //
 // Its text form, which ParseCorruption reads back, is
 //
@@ -286,12 +289,33 @@ func (c Corruption) Apply(fs vfs.FS, dir string) (Damage, error) {
 	if len(eligible) == 0 {
 		return Damage{}, fmt.Errorf("%w: %s finds no file under %s", ErrNoTarget, c, dir)
 	}
-	sc := eligible[rng.IntN(len(eligible))]
+	// A flip or a zeroed block strikes a byte of data drawn uniformly from
+	// all the eligible files, as damage to the medium would: the larger
+	// file is the likelier. A cut, a deletion or garbage strikes a file
+	// drawn uniformly, as an operator's mistake would.
+	var sc fileScan
+	var nth int64
+	if c.Kind == CorruptFlip || c.Kind == CorruptZero {
+		var total int64
+		for _, e := range eligible {
+			total += e.nonZero
+		}
+		nth = rng.Int64N(total)
+		for _, e := range eligible {
+			if nth < e.nonZero {
+				sc = e
+				break
+			}
+			nth -= e.nonZero
+		}
+	} else {
+		sc = eligible[rng.IntN(len(eligible))]
+	}
 	d := Damage{By: c.String(), Kind: c.Kind, Path: sc.rel, Size: sc.size}
 	full := fs.PathJoin(dir, sc.rel)
 	switch c.Kind {
 	case CorruptFlip:
-		off, b, err := nthNonZero(fs, full, sc.regionEnd, rng.Int64N(sc.nonZero))
+		off, b, err := nthNonZero(fs, full, sc.regionEnd, nth)
 		if err != nil {
 			return d, err
 		}
@@ -299,7 +323,7 @@ func (c Corruption) Apply(fs vfs.FS, dir string) (Damage, error) {
 		err = writeAt(fs, full, []byte{b ^ 1<<d.Bit}, off)
 		return d, err
 	case CorruptZero:
-		off, _, err := nthNonZero(fs, full, sc.regionEnd, rng.Int64N(sc.nonZero))
+		off, _, err := nthNonZero(fs, full, sc.regionEnd, nth)
 		if err != nil {
 			return d, err
 		}

@@ -15,9 +15,10 @@
 // trial reopens the engine in a child process, the test binary itself
 // re-run on the test that called Run with the environment naming the
 // directory: Run sees it, checks, writes its verdict to a file and skips.
-// A child that dies is a crash, one that outlives Timeout a hang. Under a
-// testing.TB that is not a *testing.T (a suite's Failures), trials run in
-// process and only panics of the checking goroutine are caught.
+// A child that dies is a crash, one that outlives Timeout a hang. A case
+// recorded as a known difference inside a test (casetest.RecordIn) checks
+// in children too. Under any other testing.TB (a suite's Failures), trials
+// run in process and only panics of the checking goroutine are caught.
 //
 // Code that the test runs before Run also runs in the child; it must be
 // cheap and must not depend on state the parent made.
@@ -41,6 +42,7 @@ import (
 	"time"
 
 	"github.com/ordeal-dev/ordeal/faults"
+	"github.com/ordeal-dev/ordeal/internal/casetest"
 )
 
 // Outcome is what an engine did with a damaged store.
@@ -320,7 +322,7 @@ func Run(t testing.TB, s Subject, trials []Trial) []Result {
 	if !s.Write(t, pristine, WriteSeed) {
 		return nil
 	}
-	tt, isT := t.(*testing.T)
+	test := childTest(t)
 	results := make([]Result, 0, len(trials))
 	for i, tr := range trials {
 		dir := filepath.Join(root, fmt.Sprintf("trial-%03d", i))
@@ -340,8 +342,8 @@ func Run(t testing.TB, s Subject, trials []Trial) []Result {
 			}
 			r.Damage = c.String() + ": " + d.String()
 		}
-		if isT {
-			r.Outcome, r.Detail = inChild(tt, s.Name, dir)
+		if test != "" {
+			r.Outcome, r.Detail = inChild(test, s.Name, dir)
 		} else {
 			r.Outcome, r.Detail = inProcess(s, dir)
 		}
@@ -385,12 +387,25 @@ const (
 	childOther           // a child started for another test or subject
 )
 
+// childTest is the name of the test a child re-runs to check for t: t's
+// own if it is a *testing.T, the test a recorder records in
+// (casetest.ChildTester), else "" and trials run in process.
+func childTest(t testing.TB) string {
+	switch tt := t.(type) {
+	case *testing.T:
+		return tt.Name()
+	case casetest.ChildTester:
+		return tt.ChildTest()
+	}
+	return ""
+}
+
 // child checks, in a child started for t and s, the store it names.
 func child(t testing.TB, s Subject) childRole {
 	switch {
 	case os.Getenv(envTest) == "":
 		return notChild
-	case os.Getenv(envTest) != t.Name() || os.Getenv(envName) != s.Name:
+	case os.Getenv(envTest) != childTest(t) || os.Getenv(envName) != s.Name:
 		// -test.run also runs the tests whose names are prefixes of the
 		// one wanted; a child never acts as a parent.
 		return childOther
@@ -435,16 +450,17 @@ func inProcess(s Subject, dir string) (Outcome, string) {
 	return check(s, dir, WriteSeed)
 }
 
-// inChild runs the check of dir in a child process re-running t.
-func inChild(t *testing.T, name, dir string) (Outcome, string) {
+// inChild runs the check of dir in a child process re-running the test
+// named test.
+func inChild(test, name, dir string) (Outcome, string) {
 	exe, err := os.Executable()
 	if err != nil {
 		return NotRun, "find the test binary: " + err.Error()
 	}
 	out := dir + ".verdict"
 	defer os.Remove(out)
-	cmd := exec.Command(exe, "-test.run="+pattern(t.Name()), "-test.count=1")
-	cmd.Env = append(os.Environ(), envTest+"="+t.Name(), envDir+"="+dir, envOut+"="+out, envName+"="+name, fmt.Sprintf("%s=%d", envSeed, WriteSeed))
+	cmd := exec.Command(exe, "-test.run="+pattern(test), "-test.count=1")
+	cmd.Env = append(os.Environ(), envTest+"="+test, envDir+"="+dir, envOut+"="+out, envName+"="+name, fmt.Sprintf("%s=%d", envSeed, WriteSeed))
 	var stderr tail
 	cmd.Stderr, cmd.Stdout = &stderr, &stderr
 	if err := cmd.Start(); err != nil {

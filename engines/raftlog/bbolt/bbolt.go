@@ -456,17 +456,23 @@ func notLogKey(k []byte) error {
 }
 
 // Close closes the file and, unless the engine failed, leaves the record
-// of a clean close: the file's size and the transaction it closed at.
+// of a clean close: the file's size and the transaction it closed at. The
+// file is synced first (with the nosync parameter nothing else did), so
+// that the record never names what a power loss could take back.
 func (s *store) Close() error {
 	var txid uint64
 	verr := s.view(func(tx *bolt.Tx) error {
 		txid = uint64(tx.ID())
 		return nil
 	})
+	healthy := verr == nil && s.fails.Cause() == nil
+	if healthy {
+		healthy = s.db.Sync() == nil
+	}
 	if err := s.db.Close(); err != nil {
 		return err
 	}
-	if verr != nil || s.fails.Cause() != nil {
+	if !healthy {
 		return nil
 	}
 	files, err := cleanclose.Snapshot(vfs.Default, s.dir, func(rel string) bool { return rel != FileName })

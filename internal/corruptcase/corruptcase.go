@@ -324,6 +324,7 @@ func Run(t testing.TB, s Subject, trials []Trial) []Result {
 	}
 	test := childTest(t)
 	results := make([]Result, 0, len(trials))
+	kept := 0
 	for i, tr := range trials {
 		dir := filepath.Join(root, fmt.Sprintf("trial-%03d", i))
 		r := Result{Trial: tr, Damage: "no damage"}
@@ -347,11 +348,27 @@ func Run(t testing.TB, s Subject, trials []Trial) []Result {
 		} else {
 			r.Outcome, r.Detail = inProcess(s, dir)
 		}
+		if tt, ok := t.(*testing.T); ok && !r.Outcome.Pass() && kept < keepFailed {
+			// Keep the evidence of the first failures, if the test fails.
+			if to, err := os.MkdirTemp("", "corruptcase-"); err == nil && copyDir(dir, to) == nil {
+				kept++
+				r.Detail += "; the damaged store is kept in " + to
+				tt.Cleanup(func() {
+					if !tt.Failed() {
+						_ = os.RemoveAll(to)
+					}
+				})
+			}
+		}
 		results = append(results, r)
 		_ = os.RemoveAll(dir)
 	}
 	return results
 }
+
+// keepFailed is how many damaged stores of failed trials Run keeps, per
+// call, when it runs under a *testing.T that then fails.
+const keepFailed = 2
 
 // Report fails t for every result that does not pass, and logs the
 // others. A trial that could not run fails too: nothing passes unseen. A

@@ -51,11 +51,6 @@ func found(s rlmmmodel.Seg) out {
 
 func listed(segs ...rlmmmodel.Seg) out { return out{List: segs} }
 
-func with(s rlmmmodel.Seg, st tiered.RemoteLogSegmentState) rlmmmodel.Seg {
-	s.State = st
-	return s
-}
-
 func errOut(c rlmmmodel.ErrClass) out { return out{Err: c} }
 
 var (

@@ -60,6 +60,12 @@ var (
 
 func read(b []byte) out { return out{Sum: tieredmodel.Sum(b), Len: int64(len(b))} }
 
+func flipped(b []byte, i int) []byte {
+	c := append([]byte(nil), b...)
+	c[i] ^= 1
+	return c
+}
+
 func errOut(c tieredmodel.ErrClass) out {
 	return out{Output: rlmmmodel.Output{Err: c}}
 }
@@ -78,6 +84,7 @@ func TestSequentialHistories(t *testing.T) {
 	}{
 		{"copied bytes read back", durables, [][2]any{{copyOf(content), ok}, {fetch(0, tiered.ToEnd), read(log)}, {fetch(4095, 4096), read(log[4095:4097])}}, true},
 		{"wrong bytes", durables, [][2]any{{copyOf(content), ok}, {fetch(0, tiered.ToEnd), read(log[1:])}}, false},
+		{"one byte changed", durables, [][2]any{{copyOf(content), ok}, {fetch(100, 199), read(flipped(log[100:200], 50))}}, false},
 		{"range clipped", durables, [][2]any{{copyOf(content), ok}, {fetch(4990, 9000), read(log[4990:])}, {fetch(5000, tiered.ToEnd), read(nil)}}, true},
 		{"start past the end", durables, [][2]any{{copyOf(content), ok}, {fetch(5001, tiered.ToEnd), errOut(rlmmmodel.ErrInvalidArgument)}}, true},
 		{"start past the end read", durables, [][2]any{{copyOf(content), ok}, {fetch(5001, tiered.ToEnd), read(nil)}}, false},

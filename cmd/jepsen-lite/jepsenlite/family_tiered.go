@@ -404,7 +404,7 @@ func (w *tieredWorkload) step(g *tieredSeg, in *tieredmodel.Input) {
 		}
 		in.Content = &c
 	case stepFinish:
-		if g.copied && w.rng.IntN(20) == 0 {
+		if g.copied && w.rng.IntN(6) == 0 {
 			// Copy again before finishing: a copy is idempotent.
 			in.Kind, in.Content = tieredmodel.KindCopy, &g.content
 			break
@@ -419,8 +419,9 @@ func (w *tieredWorkload) step(g *tieredSeg, in *tieredmodel.Input) {
 	}
 }
 
-// content draws a segment's local files: mostly small, some spanning
-// several 4 KiB blocks, some empty.
+// content draws a segment's local files: small ones, ones that end
+// around a 4 KiB block boundary, ones spanning many blocks (which a power
+// loss tears more often), empty ones.
 func (w *tieredWorkload) content() tieredmodel.Content {
 	rng := w.rng
 	size := func(max int) int {
@@ -433,10 +434,10 @@ func (w *tieredWorkload) content() tieredmodel.Content {
 	switch x := rng.IntN(100); {
 	case x < 5:
 		c.Log = 0
-	case x < 20:
-		c.Log = 4096 + rng.IntN(8192)
-	case x < 30:
-		c.Log = 4096 - rng.IntN(16)
+	case x < 35:
+		c.Log = 8192 + rng.IntN(32768)
+	case x < 45:
+		c.Log = 4096 - 8 + rng.IntN(16)
 	default:
 		c.Log = 1 + rng.IntN(3000)
 	}
@@ -792,8 +793,9 @@ func (w *tieredWorkload) Crashed() {
 
 // Final assigns every partition, then reads the whole state back: the
 // lists, each epoch's highest offset, list and size, each segment's
-// bounds per epoch, and every segment ever copied, fetched whole with its
-// leader-epoch and transaction indexes.
+// bounds per epoch, and every segment a copy of which was acknowledged
+// or may have landed, fetched whole with its leader-epoch and transaction
+// indexes.
 func (w *tieredWorkload) Final() []tieredmodel.Input {
 	w.fin++
 	switch w.fin {
@@ -823,7 +825,7 @@ func (w *tieredWorkload) Final() []tieredmodel.Input {
 						out = append(out, in)
 					}
 				}
-				if !g.copied {
+				if !g.copied && !g.verify {
 					continue
 				}
 				in := w.input(tieredmodel.KindFetch, s)

@@ -48,8 +48,10 @@ func StartProcess(argv []string, env ...string) (*Process, error) {
 	p := &Process{argv: argv, cmd: cmd, stdin: stdin, stdout: bufio.NewReaderSize(stdout, 1<<16), stderr: &tailBuffer{max: 64 << 10}, exited: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	// The child dies with this process: a killed harness leaves no
-	// orphan behind (and no process holding a mount open).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// orphan behind (and no process holding a mount open). It has a
+	// process group of its own, so a Ctrl-C at the terminal reaches the
+	// harness, which stops the run, and not the engine under test.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%w: start %s: %w", ErrProcess, argv[0], err)
 	}
@@ -76,7 +78,10 @@ func (p *Process) Stdout() *bufio.Reader { return p.stdout }
 func (p *Process) Stderr() string { return p.stderr.String() }
 
 // Signal sends sig to the child. Signalling a child that has exited
-// returns an error wrapping ErrProcess.
+// returns an error wrapping ErrProcess. SIGSTOP returns once the child is
+// stopped, and SIGCONT once it runs again: a signal is delivered
+// asynchronously, and a child that answered one more request before it
+// stopped would make a run differ from its replay.
 func (p *Process) Signal(sig syscall.Signal) error {
 	select {
 	case <-p.exited:
@@ -86,7 +91,32 @@ func (p *Process) Signal(sig syscall.Signal) error {
 	if err := p.cmd.Process.Signal(sig); err != nil {
 		return fmt.Errorf("%w: signal %v: %w", ErrProcess, sig, err)
 	}
+	switch sig {
+	case syscall.SIGSTOP:
+		return p.waitState(sig, func(st byte) bool { return st == 'T' || st == 't' })
+	case syscall.SIGCONT:
+		return p.waitState(sig, func(st byte) bool { return st != 'T' && st != 't' })
+	}
 	return nil
+}
+
+// waitState waits, at most 10 s, until the child's scheduler state (the
+// third field of /proc/PID/stat) satisfies ok.
+func (p *Process) waitState(sig syscall.Signal, ok func(byte) bool) error {
+	path := fmt.Sprintf("/proc/%d/stat", p.Pid())
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Microsecond) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil // gone: nothing left to wait for
+		}
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) || ok(b[i+2]) {
+			return nil
+		}
+		if time.Now().After(end) {
+			return fmt.Errorf("%w: signal %v: process %d still in state %c after 10s", ErrProcess, sig, p.Pid(), b[i+2])
+		}
+	}
 }
 
 // Exited is closed when the child has exited.

@@ -102,6 +102,13 @@ func (l *FaultLog) Close(w int, more string) {
 	}
 }
 
+// Len returns the number of fault windows opened.
+func (l *FaultLog) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.windows)
+}
+
 // Windows returns a copy of the fault windows.
 func (l *FaultLog) Windows() []FaultWindow {
 	l.mu.Lock()

@@ -48,6 +48,14 @@ const (
 	Ext4 Profile = "ext4"
 )
 
+// EnvProfile is the environment variable through which a test run picks
+// the profile of the lazyfs mounts the conformance suites make ("strict",
+// the default, or "ext4"), e.g. ORDEAL_LAZYFS_PROFILE=ext4 go test ./...
+const EnvProfile = "ORDEAL_LAZYFS_PROFILE"
+
+// ProfileFromEnv returns the profile EnvProfile names (Strict if unset).
+func ProfileFromEnv() (Profile, error) { return ParseProfile(os.Getenv(EnvProfile)) }
+
 // ParseProfile returns the profile named s ("" is Strict).
 func ParseProfile(s string) (Profile, error) {
 	switch Profile(s) {

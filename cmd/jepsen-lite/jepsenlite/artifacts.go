@@ -141,7 +141,7 @@ func timelineHeader(res *Result) string {
 	h := res.History
 	var b strings.Builder
 	color := map[linearizability.Verdict]string{linearizability.Ok: "#2a7", linearizability.Illegal: "#c33", linearizability.Unknown: "#c80"}[res.Verdict]
-	b.WriteString(`<div id="ordeal-run" style="font:14px sans-serif;margin:8px 8px 16px;padding:8px 12px;border:1px solid #ccc;background:#fafafa">`)
+	b.WriteString(`<div id="ordeal-run" style="font:14px sans-serif;margin:44px 8px 16px;padding:8px 12px;border:1px solid #ccc;background:#fafafa">`)
 	fmt.Fprintf(&b, `<div style="font-size:18px"><b style="color:%s">%s</b> %s, seed %d</div>`, color, res.Verdict, html.EscapeString(h.Engine), h.Seed)
 	fmt.Fprintf(&b, `<div>%s</div>`, html.EscapeString(res.Reason))
 	nem := "none (a fault-free run)"

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -54,6 +55,9 @@ type CampaignConfig struct {
 	FirstSeed uint64
 	Ops       int
 	Clients   int
+	// MutantSeeds bounds the seeds tried per nemesis to catch a mutant,
+	// stopping at the first that does (default: 5 x Seeds, at least 30).
+	MutantSeeds int
 	// Shard and Shards split the campaign: this process runs the cells
 	// whose position modulo Shards is Shard-1 (Shards 0 or 1: all).
 	Shard, Shards int
@@ -93,6 +97,31 @@ type Cell struct {
 	// CaughtBy is, for a mutant, the replay command of the run that
 	// caught it.
 	CaughtBy string `json:"caught_by,omitempty"`
+	// Coverage adds up the coverage of the cell's runs.
+	Coverage *linearizability.Coverage `json:"coverage,omitempty"`
+}
+
+// addCoverage adds c to the cell's coverage.
+func (cell *Cell) addCoverage(c *linearizability.Coverage) {
+	if c == nil {
+		return
+	}
+	if cell.Coverage == nil {
+		cell.Coverage = &linearizability.Coverage{Methods: map[string]int{}, Outcomes: map[string]int{}}
+	}
+	for k, v := range c.Methods {
+		cell.Coverage.Methods[k] += v
+	}
+	for k, v := range c.Outcomes {
+		cell.Coverage.Outcomes[k] += v
+	}
+}
+
+func (cc CampaignConfig) mutantSeeds() int {
+	if cc.MutantSeeds > 0 {
+		return cc.MutantSeeds
+	}
+	return max(5*cc.Seeds, 30)
 }
 
 // plannedCell is a cell before it runs.
@@ -113,6 +142,50 @@ type CampaignResult struct {
 	Verdict linearizability.Verdict `json:"verdict"`
 	Seconds float64                 `json:"seconds"`
 	Cells   []Cell                  `json:"cells"`
+	// Coverage adds up, per family, the coverage of the reference
+	// engines' runs; Gaps names the declared methods and outcome classes
+	// that never occurred (which makes the campaign inconclusive).
+	Coverage map[string]*linearizability.Coverage `json:"coverage,omitempty"`
+	Gaps     []string                             `json:"gaps,omitempty"`
+	// CoverageJudged is set for a release suite with every nemesis: only
+	// then must every declared method and outcome occur.
+	CoverageJudged bool `json:"coverage_judged"`
+}
+
+// summarizeCoverage adds up the engine cells' coverage per family and
+// names the gaps: declared methods and outcomes that never occurred in
+// a family that ran.
+func (r *CampaignResult) summarizeCoverage() {
+	r.Coverage, r.Gaps = map[string]*linearizability.Coverage{}, nil
+	for _, c := range r.Cells {
+		if c.Mutant || c.Runs == 0 || c.Coverage == nil {
+			continue
+		}
+		fam, _, _ := strings.Cut(c.Engine, "/")
+		agg := Cell{Coverage: r.Coverage[fam]}
+		agg.addCoverage(c.Coverage)
+		r.Coverage[fam] = agg.Coverage
+	}
+	for _, name := range slices.Sorted(maps.Keys(r.Coverage)) {
+		f, err := LookupFamily(name)
+		if err != nil {
+			continue
+		}
+		methods, outcomes := f.Declared()
+		for _, m := range methods {
+			if r.Coverage[name].Methods[m] == 0 {
+				r.Gaps = append(r.Gaps, fmt.Sprintf("%s: method %s never called", name, m))
+			}
+		}
+		for _, o := range outcomes {
+			if r.Coverage[name].Outcomes[o] == 0 {
+				r.Gaps = append(r.Gaps, fmt.Sprintf("%s: outcome %s never seen", name, o))
+			}
+		}
+	}
+	if len(r.Gaps) > 0 && r.CoverageJudged {
+		r.Verdict = linearizability.Worst(r.Verdict, linearizability.Unknown)
+	}
 }
 
 // Campaign runs the planned cells of this shard and returns them with the
@@ -136,7 +209,8 @@ func Campaign(ctx context.Context, cc CampaignConfig) (*CampaignResult, error) {
 		return nil, err
 	}
 	start := time.Now()
-	res := &CampaignResult{Suite: cc.Suite, Shard: cc.Shard, Shards: cc.Shards, Total: len(plan), Verdict: linearizability.Ok}
+	res := &CampaignResult{Suite: cc.Suite, Shard: cc.Shard, Shards: cc.Shards, Total: len(plan), Verdict: linearizability.Ok,
+		CoverageJudged: cc.Release && len(cc.Nemeses) == 0}
 	var mine []plannedCell
 	for i, p := range plan {
 		if i%cc.Shards == cc.Shard-1 {
@@ -169,6 +243,9 @@ func Campaign(ctx context.Context, cc CampaignConfig) (*CampaignResult, error) {
 	if len(mine) == 0 {
 		res.Verdict = linearizability.Unknown
 	}
+	if cc.Shards == 1 {
+		res.summarizeCoverage() // a shard sees part of the seeds: Merge judges the whole
+	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
 }
@@ -176,7 +253,7 @@ func Campaign(ctx context.Context, cc CampaignConfig) (*CampaignResult, error) {
 // planCampaign lists every cell in a fixed order, so that shards split
 // the same list.
 func planCampaign(cc CampaignConfig) ([]plannedCell, error) {
-	engines := cc.Engines
+	engines := slices.Clone(cc.Engines)
 	if len(engines) == 0 {
 		for _, f := range Families() {
 			for _, e := range f.Engines() {
@@ -184,8 +261,8 @@ func planCampaign(cc CampaignConfig) ([]plannedCell, error) {
 			}
 		}
 	}
-	mutants := cc.Mutants
-	if mutants == nil {
+	mutants := slices.Clone(cc.Mutants)
+	if cc.Mutants == nil {
 		for _, f := range Families() {
 			for _, m := range f.Mutants() {
 				mutants = append(mutants, f.Name()+"/"+m.Name)
@@ -205,13 +282,34 @@ func planCampaign(cc CampaignConfig) ([]plannedCell, error) {
 		for _, n := range faults.Nemeses() {
 			nems = append(nems, n.Name())
 		}
+		nems = append(nems, "fsync@lazyfs")
 	}
 	for _, n := range nems {
-		if _, err := faults.LookupNemesis(n); err != nil {
+		name, _, _ := strings.Cut(n, "@")
+		if _, err := faults.LookupNemesis(name); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 		}
 	}
 	var plan []plannedCell
+	full := func(name string) (string, error) {
+		f, e, err := ResolveEngine(name)
+		if err != nil {
+			return "", err
+		}
+		return f.Name() + "/" + e, checkEngine(f, e)
+	}
+	for i, e := range engines {
+		var err error
+		if engines[i], err = full(e); err != nil {
+			return nil, err
+		}
+	}
+	for i, m := range mutants {
+		var err error
+		if mutants[i], err = full(m); err != nil {
+			return nil, err
+		}
+	}
 	for _, e := range engines {
 		avail, err := availability(e, nil)
 		if err != nil {
@@ -258,13 +356,16 @@ func planCampaign(cc CampaignConfig) ([]plannedCell, error) {
 }
 
 // cellRun runs one seed of a cell.
+// A cell's nemesis may name its target: "fsync@lazyfs".
 func cellRun(ctx context.Context, cc CampaignConfig, engine, nemesis string, seed uint64) (*Result, error) {
 	cfg := Config{Engine: engine, Seed: seed, Ops: cc.Ops, Clients: cc.Clients, NodeCommand: cc.NodeCommand, Log: cc.Log, OnlyFailures: true}
-	if nemesis != "" {
+	if name, target, ok := strings.Cut(nemesis, "@"); ok {
+		cfg.Nemeses, cfg.Target = []string{name}, target
+	} else if nemesis != "" {
 		cfg.Nemeses = []string{nemesis}
 	}
 	if cc.Out != "" {
-		n := nemesis
+		n := strings.ReplaceAll(nemesis, "@", "_")
 		if n == "" {
 			n = "none"
 		}
@@ -281,8 +382,8 @@ func unavailableVerdict(cc CampaignConfig) (linearizability.Verdict, string) {
 	return linearizability.Ok, "skipped: cannot run here (allowed)"
 }
 
-func runEngineCell(ctx context.Context, cc CampaignConfig, p plannedCell) Cell {
-	cell := Cell{Engine: p.engine, Nemesis: p.nemesis}
+func runEngineCell(ctx context.Context, cc CampaignConfig, p plannedCell) (cell Cell) {
+	cell = Cell{Engine: p.engine, Nemesis: p.nemesis}
 	start := time.Now()
 	defer func() { cell.Seconds = time.Since(start).Seconds() }()
 	if p.unavailable != "" {
@@ -303,6 +404,7 @@ func runEngineCell(ctx context.Context, cc CampaignConfig, p plannedCell) Cell {
 			continue
 		}
 		cell.Runs++
+		cell.addCoverage(res.History.Coverage)
 		switch res.Verdict {
 		case linearizability.Ok:
 			cell.Ok++
@@ -358,8 +460,8 @@ func semanticsNote(ctx context.Context, cc CampaignConfig, res *Result) string {
 	return " [strict profile; ext4 rerun inconclusive]"
 }
 
-func runMutantCell(ctx context.Context, cc CampaignConfig, p plannedCell) Cell {
-	cell := Cell{Engine: p.engine, Nemesis: "any", Mutant: true}
+func runMutantCell(ctx context.Context, cc CampaignConfig, p plannedCell) (cell Cell) {
+	cell = Cell{Engine: p.engine, Nemesis: "any", Mutant: true}
 	start := time.Now()
 	defer func() { cell.Seconds = time.Since(start).Seconds() }()
 	if p.suiteOnly != "" {
@@ -367,7 +469,7 @@ func runMutantCell(ctx context.Context, cc CampaignConfig, p plannedCell) Cell {
 		return cell
 	}
 	for _, n := range p.nems {
-		seeds := cc.Seeds
+		seeds := cc.mutantSeeds()
 		if n == "" {
 			seeds = 1 // a fault-free run is the same for every seed but the workload
 		}
@@ -442,6 +544,22 @@ func WriteCells(w io.Writer, cells []Cell) {
 			for _, f := range c.Failing {
 				fmt.Fprintf(w, "KNOWN %s %s x %s: %s\n", c.Known, c.Engine, c.Nemesis, f)
 			}
+		}
+	}
+}
+
+// WriteCoverage prints a campaign's coverage per family and its gaps.
+func WriteCoverage(w io.Writer, r *CampaignResult) {
+	for _, fam := range slices.Sorted(maps.Keys(r.Coverage)) {
+		c := r.Coverage[fam]
+		fmt.Fprintf(w, "coverage %s: methods %s\n", fam, countList(c.Methods))
+		fmt.Fprintf(w, "coverage %s: outcomes %s\n", fam, countList(c.Outcomes))
+	}
+	for _, g := range r.Gaps {
+		if r.CoverageJudged {
+			fmt.Fprintf(w, "GAP %s\n", g)
+		} else {
+			fmt.Fprintf(w, "not reached (a partial campaign: not judged) %s\n", g)
 		}
 	}
 }
@@ -531,6 +649,7 @@ func reportCampaign(res *CampaignResult, out string, jsonOut bool, stdout, stder
 		fmt.Fprintf(stdout, "%s\n", b)
 	} else {
 		WriteCells(stdout, res.Cells)
+		WriteCoverage(stdout, res)
 		fmt.Fprintf(stdout, "campaign %s shard %d/%d: %v, %d of %d cells, in %v\n", res.Suite, res.Shard, res.Shards, res.Verdict,
 			len(res.Cells), res.Total, (time.Duration(res.Seconds * float64(time.Second))).Round(time.Second))
 	}
@@ -556,7 +675,7 @@ func Merge(parts []*CampaignResult) (*CampaignResult, error) {
 	}
 	n, total, suite := parts[0].Shards, parts[0].Total, parts[0].Suite
 	seen := map[int]bool{}
-	m := &CampaignResult{Suite: suite, Shard: 1, Shards: 1, Total: total, Verdict: linearizability.Ok}
+	m := &CampaignResult{Suite: suite, Shard: 1, Shards: 1, Total: total, Verdict: linearizability.Ok, CoverageJudged: parts[0].CoverageJudged}
 	for _, p := range parts {
 		if p.Shards != n || p.Total != total || p.Suite != suite {
 			return nil, fmt.Errorf("%w: shard %d/%d of %s (%d cells) does not belong with %d/%d of %s (%d cells)", ErrUsage, p.Shard, p.Shards, p.Suite, p.Total, parts[0].Shard, n, suite, total)
@@ -569,6 +688,7 @@ func Merge(parts []*CampaignResult) (*CampaignResult, error) {
 		m.Verdict = linearizability.Worst(m.Verdict, p.Verdict)
 		m.Seconds = max(m.Seconds, p.Seconds)
 	}
+	m.summarizeCoverage()
 	var missing []string
 	for i := 1; i <= n; i++ {
 		if !seen[i] {

@@ -132,7 +132,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: jepsen-lite run --engine FAMILY/ENGINE [--nemesis N,...] [flags]")
 		fs.PrintDefaults()
 		fmt.Fprintln(stderr)
-		writeList(stderr, false)
+		writeList(stderr, true)
 	}
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
@@ -152,6 +152,7 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	cfg.Nemeses = splitList(*nem)
+	cfg.Progress = stderr
 	if *verbose {
 		cfg.Log = slog.New(slog.NewTextHandler(stderr, nil))
 	}

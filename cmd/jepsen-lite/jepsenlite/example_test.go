@@ -24,5 +24,5 @@ func ExampleRun() {
 	fmt.Println(res.Command)
 	// Output:
 	// Ok true
-	// jepsen-lite run --engine file --nemesis crash --target auto --clients 3 --ops 500 --seed 42
+	// jepsen-lite run --engine raftlog/file --nemesis crash --target auto --clients 3 --ops 500 --seed 42
 }

@@ -33,6 +33,10 @@ type Family interface {
 	Engines() []string
 	// Mutants lists the planted-bug engines ("mutant/NAME").
 	Mutants() []Mutant
+	// Declared lists the SPI methods and outcome classes the family's
+	// workload sets out to reach: a campaign in which one of them never
+	// occurs is inconclusive.
+	Declared() (methods, outcomes []string)
 
 	open(engine string, o OpenOptions) (handle, Info, error)
 	decodeWork(b []byte) (any, error)
@@ -146,6 +150,9 @@ type Spec[E, W, In, Out, T any] struct {
 	// of an output ("ok", "not_found", ...), for the run's coverage.
 	Method  func(in In) string
 	Outcome func(out Out) string
+	// Methods and Outcomes are what the workload sets out to reach
+	// across a campaign's seeds (see Family.Declared).
+	Methods, Outcomes []string
 	// Check checks a history.
 	Check func(h *linearizability.History[In, Out, T], timeout time.Duration, verbose bool) *linearizability.Result
 }
@@ -179,6 +186,10 @@ func (f spec[E, W, In, Out, T]) Engines() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func (f spec[E, W, In, Out, T]) Declared() (methods, outcomes []string) {
+	return slices.Clone(f.s.Methods), slices.Clone(f.s.Outcomes)
 }
 
 func (f spec[E, W, In, Out, T]) Mutants() []Mutant {

@@ -48,6 +48,8 @@ func init() {
 		Method:    func(in adaptermodel.Input) string { return string(in.Kind) },
 		Outcome:   func(o adaptermodel.Output) string { return outcomeClass(string(o.Err)) },
 		Check:     adaptermodel.Check,
+		Methods:   []string{"write", "read_offset", "read_tag", "read_key", "seek", "delete_offset", "delete_key", "commit", "group"},
+		Outcomes:  []string{"ok", "unknown", "notfound", "failed", "io"},
 	}.Family())
 }
 

@@ -56,6 +56,9 @@ func init() {
 		Method:    func(in raftlogmodel.Input) string { return string(in.Kind) },
 		Outcome:   func(o raftlogmodel.Output) string { return outcomeClass(string(o.Err)) },
 		Check:     raftlogmodel.Check,
+		Methods: []string{"append", "entry", "entries", "truncate", "purge", "reset", "flush", "last", "first", "purged",
+			"save_hs", "load_hs", "flush_meta"},
+		Outcomes: []string{"ok", "unknown", "notfound", "compacted", "noncontiguous", "invalidrange", "failed", "io"},
 	}.Family())
 }
 

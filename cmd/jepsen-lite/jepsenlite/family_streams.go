@@ -58,6 +58,8 @@ func init() {
 		Method:    func(in streamsmodel.Input) string { return string(in.Kind) },
 		Outcome:   func(o streamsmodel.Output) string { return outcomeClass(string(o.Err)) },
 		Check:     streamsmodel.Check,
+		Methods:   []string{"create", "append", "read", "fork"},
+		Outcomes:  []string{"ok", "unknown"},
 	}.Family())
 }
 

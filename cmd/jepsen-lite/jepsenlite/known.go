@@ -18,7 +18,15 @@ type KnownFinding struct {
 }
 
 // KnownFindings are the findings in peers that the campaign expects.
-var KnownFindings []KnownFinding
+var KnownFindings = []KnownFinding{
+	{
+		ID:      "raft-wal-unsynced-tail",
+		Engine:  "raftlog/raft-wal",
+		Nemesis: "fsync",
+		Summary: "recovery keeps a tail batch whose fsync failed (read back from the page cache); a later power loss loses entries acknowledged after it or leaves a sealed segment Open refuses (failed to read header: EOF)",
+		Report:  "engines/raftlog/peers/findings/raft-wal-unsynced-tail.md",
+	},
+}
 
 func lookupKnown(engine, nemesis string) (KnownFinding, bool) {
 	for _, k := range KnownFindings {

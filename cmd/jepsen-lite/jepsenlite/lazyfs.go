@@ -161,6 +161,19 @@ func availability(engine string, params map[string]string) (map[string]nemesisPl
 		return nil, fmt.Errorf("%w: close %s: %w", ErrSetup, engine, err)
 	}
 	out := map[string]nemesisPlan{}
+	if inf.UsesFS && inf.Persistent {
+		// An engine that writes through the FS it is given also runs on
+		// lazyfs, whose failed fsync leaves the lost data readable until a
+		// power loss, as Linux's page cache does: an engine that trusts
+		// what it reads back then is caught there, not on the in-memory
+		// disk.
+		p := nemesisPlan{where: "child process on lazyfs (--target lazyfs)", applicable: true}
+		if err := lazyAvailable(); err != nil {
+			p.err = fmt.Errorf("%w: needs lazyfs: %w", faults.ErrUnavailable, err)
+			p.where = "unavailable here: " + p.err.Error()
+		}
+		out["fsync@lazyfs"] = p
+	}
 	for _, n := range faults.Nemeses() {
 		switch name := n.Name(); {
 		case name == "pause":

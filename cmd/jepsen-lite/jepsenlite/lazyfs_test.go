@@ -56,7 +56,7 @@ func TestLazyfsBboltPasses(t *testing.T) {
 				if len(res.Used) != len(tc.nemeses) {
 					t.Fatalf("seed %d: nemeses used %v, skipped %v, want all of %v", seed, res.Used, res.Skipped, tc.nemeses)
 				}
-				if countCrashes(res.History) == 0 {
+				if res.Crashes == 0 {
 					t.Errorf("seed %d: no crash or restart in %d faults", seed, res.Faults)
 				}
 				if res.Verdict != linearizability.Ok {
@@ -170,7 +170,7 @@ func TestLazyfsUnavailable(t *testing.T) {
 	if code := MainIO([]string{"list"}, nil, &stdout, &stderr); code != ExitPass {
 		t.Fatalf("list: exit %d", code)
 	}
-	if !strings.Contains(stdout.String(), "unavailable here: UsesFS=false needs lazyfs") {
+	if !strings.Contains(stdout.String(), "unavailable here") || !strings.Contains(stdout.String(), "needs lazyfs") {
 		t.Errorf("list does not say that lazyfs is unavailable:\n%s", stdout.String())
 	}
 }
@@ -181,7 +181,7 @@ func TestListAvailability(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(av["crash"], "lazyfs") || av["kill"] != "child process" {
+	if !strings.Contains(av["crash"], "lazyfs") || !strings.Contains(av["kill"], "child process") {
 		t.Errorf("bbolt: %v", av)
 	}
 	av, err = Availability("memory", nil)
@@ -202,7 +202,8 @@ func TestListAvailability(t *testing.T) {
 	if code := MainIO([]string{"list"}, nil, &stdout, &stderr); code != ExitPass {
 		t.Fatalf("list: exit %d: %s", code, stderr.String())
 	}
-	for _, want := range []string{"nemeses by engine", "bbolt", "raft-wal", "crash,fsync"} {
+	for _, want := range []string{"nemeses by engine", "raftlog/bbolt", "raftlog/raft-wal", "crash,fsync", "family adapter", "adapter/segment",
+		"family streams", "streams/acid", "streams/mutant/fork-read-past-offset", "adapter/mutant/ack-before-sync", "raftlog/mutant/ack-before-fsync"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("list output lacks %q:\n%s", want, stdout.String())
 		}

@@ -170,6 +170,7 @@ type proc struct {
 
 	p      *faults.Process
 	resp   chan nodeResponse
+	reqs   chan []byte // request lines, written in order by one goroutine
 	inf    Info
 	killer bool
 	nextID int
@@ -240,7 +241,23 @@ func (t *proc) spawn() error {
 			ch <- r
 		}
 	}()
-	t.p, t.resp, t.armed, t.died = p, ch, false, false
+	// Requests are written by a goroutine of their own: a write to a
+	// stopped node whose pipe is full must not block the scheduler.
+	reqs := make(chan []byte, 4096)
+	go func() {
+		for b := range reqs {
+			if _, err := p.Stdin().Write(b); err != nil {
+				_ = p.Kill(5 * time.Second)
+				for range reqs {
+				}
+				return
+			}
+		}
+	}()
+	if t.reqs != nil {
+		close(t.reqs)
+	}
+	t.p, t.resp, t.reqs, t.armed, t.died = p, ch, reqs, false, false
 	select {
 	case hello, ok := <-ch:
 		switch {
@@ -310,8 +327,10 @@ func (t *proc) roundTrip(req nodeRequest, limit time.Duration) (nodeResponse, er
 	if err != nil {
 		return nodeResponse{}, err
 	}
-	if _, err := t.p.Stdin().Write(append(b, '\n')); err != nil {
-		return nodeResponse{}, errNodeGone
+	select {
+	case t.reqs <- append(b, '\n'):
+	default:
+		return nodeResponse{}, errNodeSilent // thousands of requests unanswered
 	}
 	timer := time.NewTimer(limit)
 	defer timer.Stop()
@@ -381,7 +400,10 @@ func (t *proc) close() error {
 		defer os.RemoveAll(t.tmp)
 	}
 	_ = t.p.Signal(syscall.SIGCONT)
-	return t.p.Kill(5 * time.Second)
+	err := t.p.Kill(5 * time.Second)
+	close(t.reqs)
+	t.reqs = nil
+	return err
 }
 
 // runDirs are the temporary directories this process made; makeRunDir

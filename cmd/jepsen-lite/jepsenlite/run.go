@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"sort"
@@ -65,6 +66,11 @@ type Config struct {
 	Program string
 	// Log receives progress; nil discards it.
 	Log *slog.Logger
+	// Progress, if set, receives a line every ProgressEvery (default 10s)
+	// of a long run: the operations issued and an estimate of the time
+	// left.
+	Progress      io.Writer
+	ProgressEvery time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -94,6 +100,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.ProgressEvery == 0 {
+		c.ProgressEvery = 10 * time.Second
 	}
 	return c
 }
@@ -390,7 +399,14 @@ type runner struct {
 
 func (r *runner) loop(ctx context.Context, start time.Time) {
 	r.limit = r.cfg.Ops
+	lastReport := start
 	for ; !r.stopped; r.step++ {
+		if r.cfg.Progress != nil && r.step%256 == 0 && time.Since(lastReport) >= r.cfg.ProgressEvery {
+			lastReport = time.Now()
+			done := time.Since(start)
+			left := time.Duration(float64(done) * float64(r.limit-r.issued) / float64(max(r.issued, 1)))
+			fmt.Fprintf(r.cfg.Progress, "%s: %d of %d operations, %d faults, about %v left\n", r.cfg.Engine, r.issued, r.limit, r.rec.Faults().Len(), left.Round(time.Second))
+		}
 		if r.issued >= r.limit && r.allIdle() {
 			break
 		}

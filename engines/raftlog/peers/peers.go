@@ -23,6 +23,13 @@
 //     raft-wal frame) is reported wrapping raftlog.ErrCorrupt; raft-boltdb
 //     has no checksum on log values, so a flipped byte inside an entry is
 //     not detected.
+//   - raft-wal v0.4.0's recovery keeps a tail batch that a failed fsync
+//     (or a process killed before its fsync) never made durable, because
+//     the restarted process reads it from the page cache; a later power
+//     loss then loses entries acknowledged after it, or leaves a sealed
+//     segment with no header that Open refuses. The report is
+//     findings/raft-wal-unsynced-tail.md; TestWALRecoveryAdoptsUnsyncedTail
+//     pins it.
 package peers
 
 import (

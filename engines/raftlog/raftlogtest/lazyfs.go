@@ -404,7 +404,11 @@ func (s *suite) mountT(t testing.TB) *lazyfs.FS {
 			t.Fatalf("raftlogtest: %v", err)
 		}
 	}
-	f, err := lazyfs.Mount(backing, mnt, lazyfs.Options{})
+	profile, err := lazyfs.ProfileFromEnv()
+	if err != nil {
+		t.Fatalf("raftlogtest: %v", err)
+	}
+	f, err := lazyfs.Mount(backing, mnt, lazyfs.Options{Profile: profile})
 	if err != nil {
 		t.Fatalf("raftlogtest: mount lazyfs: %v", err)
 	}
@@ -412,6 +416,9 @@ func (s *suite) mountT(t testing.TB) *lazyfs.FS {
 		if err := f.Unmount(); err != nil {
 			t.Errorf("raftlogtest: unmount lazyfs: %v", err)
 			_ = f.ForceUnmount()
+		}
+		if t.Failed() {
+			t.Logf("raftlogtest: the lazyfs mount ran under the %s profile (%s)", profile, lazyfs.EnvProfile)
 		}
 		if t.Failed() && s.keep {
 			t.Logf("raftlogtest: kept the durable files of engine %s (the lazyfs backing directory) in %s", s.h.Name, backing)

@@ -262,7 +262,11 @@ func mount(t *testing.T) (*lazyfs.FS, string) {
 			t.Fatal(err)
 		}
 	}
-	f, err := lazyfs.Mount(backing, mnt, lazyfs.Options{})
+	profile, err := lazyfs.ProfileFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := lazyfs.Mount(backing, mnt, lazyfs.Options{Profile: profile})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -158,12 +158,13 @@ func TestTieredReplay(t *testing.T) {
 	for _, c := range []struct{ engine, nemesis string }{
 		{"tiered/durable", "fsync"},
 		{"tiered/durable", "kill"},
+		{"tiered/durable", "pause"},
 		{"tiered/mutant/rlmm-drop-last-record", "kill"},
 	} {
 		t.Run(c.engine+"/"+c.nemesis, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			cfg := Config{Engine: c.engine, Nemeses: []string{c.nemesis}, Seed: 3, Ops: 400}
+			cfg := Config{Engine: c.engine, Nemeses: []string{c.nemesis}, Seed: 3, Ops: 300}
 			a := tieredRun(t, cfg)
 			cfg.Out = dir
 			b := tieredRun(t, cfg)

@@ -149,13 +149,10 @@ func TestTieredMutantsCaught(t *testing.T) {
 // TestTieredReplay runs each seed twice: the histories and the verdicts
 // must be the same; the printed replay command, run as a command, must
 // record the same history again and exit with the verdict; a re-check of
-// a stored history must give the verdict again. The crash nemesis is
-// not among them while faults.Disk.PowerLoss draws which unsynced entries
-// and blocks survive in the iteration order of maps (pebble's
-// MemFS.CrashClone): with several files unsynced, one seed gives several
-// outcomes.
+// a stored history must give the verdict again.
 func TestTieredReplay(t *testing.T) {
 	for _, c := range []struct{ engine, nemesis string }{
+		{"tiered/durable", "crash"},
 		{"tiered/durable", "fsync"},
 		{"tiered/durable", "kill"},
 		{"tiered/durable", "pause"},

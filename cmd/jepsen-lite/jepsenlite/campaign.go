@@ -257,6 +257,9 @@ func planCampaign(cc CampaignConfig) ([]plannedCell, error) {
 	if len(engines) == 0 {
 		for _, f := range Families() {
 			for _, e := range f.Engines() {
+				if _, err := f.server(e, ""); errors.Is(err, ErrUsage) {
+					continue // needs a --server-cmd: run it by name
+				}
 				engines = append(engines, f.Name()+"/"+e)
 			}
 		}

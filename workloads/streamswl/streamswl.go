@@ -123,8 +123,12 @@ func (Family) ErrorKind(err error) string {
 		return "other"
 	}
 	switch e.Class {
-	case streams.ClassTransient:
-		return "transient"
+	case streams.ClassUnavailable:
+		return "unavailable"
+	case streams.ClassInsufficientStorage:
+		return "insufficient_storage"
+	case streams.ClassStorage:
+		return "storage"
 	case streams.ClassCapacity:
 		return "capacity"
 	case streams.ClassNotFound:

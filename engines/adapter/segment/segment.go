@@ -63,7 +63,6 @@ package segment
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -578,8 +577,6 @@ func parseSegName(name string) (uint64, bool) {
 	n, err := strconv.ParseUint(stem, 10, 64)
 	return n, err == nil
 }
-
-var errStop = errors.New("stop")
 
 // readAllFrames calls fn for every frame of a file up to size. A bad frame
 // is reported with its position.

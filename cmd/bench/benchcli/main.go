@@ -17,8 +17,9 @@
 //
 //	func main() { os.Exit(benchcli.Main(os.Args[1:])) }
 //
-// Exit codes: 0 ok, 1 a significant regression or a missed target, 2 a
-// usage or configuration error.
+// Exit codes: 0 ok, 1 a significant regression, a lost benchmark or a
+// missed target, 2 a usage or configuration error, 3 inconclusive (too few
+// samples for a verdict).
 package benchcli
 
 import (
@@ -54,6 +55,8 @@ const (
 	ExitOK         = 0
 	ExitRegression = 1
 	ExitUsage      = 2
+	// ExitInconclusive: no verdict (too few samples to decide).
+	ExitInconclusive = 3
 )
 
 // IO are the streams Main writes to; tests replace them.
@@ -79,7 +82,8 @@ usage:
   bench report [-out DIR] RUN... draw charts and report.html from stored runs
   bench targets RUN              check a run against the d-engine targets; exit 1 if one is missed
 
-exit codes: 0 ok, 1 regression or target missed, 2 usage or configuration error
+exit codes: 0 ok, 1 regression, lost benchmark or target missed, 2 usage or
+configuration error, 3 inconclusive (insufficient samples)
 `
 
 // MainIO is Main with explicit streams.

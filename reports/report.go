@@ -340,6 +340,7 @@ figure{margin:16px 0}figure img{max-width:100%;border:1px solid #eee}figcaption{
 </style></head><body>
 <h1>ordeal bench — suite <code>{{.Run.Suite}}</code></h1>
 <div>run <code>{{.Run.ID}}</code>, {{.Run.Started.Format "2006-01-02 15:04:05 MST"}}, took {{.Duration}}; {{len .Run.Results}} results, {{.Run.Count}} iteration(s) each</div>
+{{if .Run.Partial}}<p class="bad">PARTIAL RUN: {{.Run.Partial}}. The results below are the steps that finished; compare treats what is missing as lost.</p>{{end}}
 
 <h2>Summary</h2>
 <div class="summary">

@@ -139,10 +139,10 @@ func WriteBench(w io.Writer, run *Run) error {
 	// Only what must match for two runs to be compared goes in as
 	// configuration: benchstat splits its tables on any key whose value
 	// differs, so the commit, the suite and the time stay in results.json.
-	fmt.Fprintf(&b, "seed: %d\nfilesystem: %s\n", run.Seed, orNone(run.Machine.FileSystem))
+	fmt.Fprintf(&b, "seed: %d\nfilesystem: %s\n%s%s\n", run.Seed, orNone(run.Machine.FileSystem), MachineKey, run.Machine.Fingerprint())
 	units := map[string]bool{}
 	for _, r := range run.Results {
-		if r.ItemUnit != "" {
+		if r.ItemUnit != "" && ItemsUnit(r.ItemUnit) != "ops/s" {
 			units[ItemsUnit(r.ItemUnit)] = true
 		}
 	}
@@ -161,7 +161,7 @@ func WriteBench(w io.Writer, run *Run) error {
 		name := r.BenchName()
 		lines++
 		fmt.Fprintf(&b, "%s \t%d\t%s ns/op\t%s ops/s", name, r.Ops, num(float64(r.ElapsedNs)/float64(r.Ops)), num(r.OpsPerSec))
-		if r.ItemUnit != "" && r.Items > 0 {
+		if r.ItemUnit != "" && r.Items > 0 && ItemsUnit(r.ItemUnit) != "ops/s" {
 			fmt.Fprintf(&b, "\t%s %s", num(r.ItemsPerSec), ItemsUnit(r.ItemUnit))
 		}
 		writeLatency(&b, r.Latency)
@@ -187,6 +187,11 @@ func WriteBench(w io.Writer, run *Run) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// MachineKey is the bench.txt configuration key of the machine's
+// fingerprint (Machine.Fingerprint); benchstat keeps runs of different
+// machines in separate tables.
+const MachineKey = "machine: "
 
 // EndMarker starts the last line of a bench.txt, followed by the number of
 // benchmark lines above it: a file cut short lacks it or disagrees with

@@ -39,6 +39,9 @@ type CompareOptions struct {
 	// AllowMissing accepts benchmarks of OLD that NEW lacks; by default
 	// each is a failure.
 	AllowMissing bool
+	// AllowMachineMismatch compares runs whose machine fingerprints differ
+	// (or are unknown); by default that is refused.
+	AllowMachineMismatch bool
 	// Metrics are globs of the units that decide (others are shown only).
 	Metrics []string
 	// PerOp includes the per-operation lines of mixed workloads.
@@ -82,6 +85,9 @@ type Comparison struct {
 	// the gating comparisons without enough samples.
 	Missing, Insufficient int
 	Options               CompareOptions
+	// Machine says whether the two runs share a machine fingerprint, or
+	// how they differ when AllowMachineMismatch let them through.
+	Machine string
 }
 
 // Exit is the comparison's exit code: a regression, or a benchmark lost
@@ -103,6 +109,11 @@ type sampleSet struct {
 	values map[sampleKey][]float64
 	order  []sampleKey
 	units  benchfmt.UnitMetadataMap
+	// fingerprint is the machine's (from results.json beside the file,
+	// else bench.txt's machine line; "" if neither says); machine the
+	// full description when results.json is there.
+	fingerprint string
+	machine     *results.Machine
 }
 
 // benchFileOf returns the bench.txt of a run directory, of a results.json
@@ -160,6 +171,12 @@ func readSamples(p string) (*sampleSet, error) {
 				}
 				set.values[k] = append(set.values[k], val)
 			}
+			if fp := rec.GetConfig(strings.TrimSuffix(results.MachineKey, ": ")); fp != "" {
+				if set.fingerprint != "" && set.fingerprint != fp {
+					return nil, fmt.Errorf("%w: %s mixes results of machines %s and %s", errUsage, file, set.fingerprint, fp)
+				}
+				set.fingerprint = fp
+			}
 			us := strings.Join(units, " ")
 			if prev, ok := unitsOf[name]; ok && prev != us {
 				_, line := rec.Pos()
@@ -176,7 +193,33 @@ func readSamples(p string) (*sampleSet, error) {
 	if len(set.order) == 0 {
 		return nil, fmt.Errorf("%w: no benchmark results in %s", errUsage, file)
 	}
+	if run, err := results.Read(filepath.Join(filepath.Dir(file), results.JSONFile)); err == nil {
+		set.machine = &run.Machine
+		set.fingerprint = run.Machine.Fingerprint()
+	}
 	return set, nil
+}
+
+// checkMachines refuses two runs whose machine fingerprints differ or are
+// unknown, unless o allows it; it returns what it found.
+func checkMachines(oldSet, newSet *sampleSet, o CompareOptions) (string, error) {
+	var problem string
+	switch {
+	case oldSet.fingerprint == "" || newSet.fingerprint == "":
+		problem = fmt.Sprintf("machine unknown (old %q, new %q): a bench.txt without a machine line and no results.json beside it",
+			oldSet.fingerprint, newSet.fingerprint)
+	case oldSet.fingerprint != newSet.fingerprint:
+		problem = fmt.Sprintf("machines differ (fingerprint %s vs %s)", oldSet.fingerprint, newSet.fingerprint)
+		if oldSet.machine != nil && newSet.machine != nil {
+			problem += ": " + strings.Join(oldSet.machine.Differences(*newSet.machine), ", ")
+		}
+	default:
+		return "same machine (fingerprint " + oldSet.fingerprint + ")", nil
+	}
+	if !o.AllowMachineMismatch {
+		return "", fmt.Errorf("%w: %s; runs of different machines say nothing about the code (run bench ab on one machine, or --allow-machine-mismatch)", errMachine, problem)
+	}
+	return "WARNING: " + problem + " (allowed by --allow-machine-mismatch)", nil
 }
 
 // checkComplete checks that a bench.txt was not cut short.
@@ -242,11 +285,15 @@ func Compare(oldPath, newPath string, o CompareOptions) (*Comparison, error) {
 	if err != nil {
 		return nil, err
 	}
+	machine, err := checkMachines(oldSet, newSet, o)
+	if err != nil {
+		return nil, err
+	}
 	if len(o.Metrics) == 0 {
 		o.Metrics = DefaultMetrics
 	}
 	th := &benchmath.Thresholds{CompareAlpha: o.Alpha}
-	cmp := &Comparison{Options: o}
+	cmp := &Comparison{Options: o, Machine: machine}
 	keys := slices.Clone(oldSet.order)
 	for _, k := range newSet.order {
 		if _, ok := oldSet.values[k]; !ok {
@@ -448,6 +495,7 @@ func cmdCompare(args []string, stdio IO) int {
 	minEffect := fs.String("min-effect", "5%", "smallest change of the medians that counts, with its unit")
 	minSamples := fs.Int("min-samples", DefaultMinSamples, "fewest samples per side for a verdict; fewer is inconclusive (exit 3)")
 	allowMissing := fs.Bool("allow-missing", false, "accept benchmarks of OLD that NEW lacks (default: a failure)")
+	allowMachine := fs.Bool("allow-machine-mismatch", false, "compare runs whose machine fingerprints differ (default: refused, exit 2)")
 	metrics := fs.String("metrics", strings.Join(DefaultMetrics, ","), "comma-separated unit globs that decide a regression")
 	perOp := fs.Bool("per-op", false, "also compare each operation of mixed workloads")
 	all := fs.Bool("all", false, "print every metric, not only the deciding ones and the changes")
@@ -471,7 +519,7 @@ func cmdCompare(args []string, stdio IO) int {
 		fmt.Fprintf(stdio.Stderr, "bench compare: --min-samples %d: want >= 1\n", *minSamples)
 		return ExitUsage
 	}
-	o := CompareOptions{Alpha: *alpha, MinEffect: me, MinSamples: *minSamples, AllowMissing: *allowMissing,
+	o := CompareOptions{Alpha: *alpha, MinEffect: me, MinSamples: *minSamples, AllowMissing: *allowMissing, AllowMachineMismatch: *allowMachine,
 		Metrics: strings.Split(*metrics, ","), PerOp: *perOp}
 	return compareAndPrint(pos[0], pos[1], o, *all, stdio)
 }
@@ -483,8 +531,8 @@ func compareAndPrint(oldPath, newPath string, o CompareOptions, all bool, stdio 
 		fmt.Fprintf(stdio.Stderr, "bench compare: %v\n", err)
 		return ExitUsage
 	}
-	fmt.Fprintf(stdio.Stdout, "old: %s\nnew: %s\nq < %g, minimum effect %s, at least %d samples per side\n\n",
-		oldPath, newPath, cmp.Options.Alpha, fmtPercent(cmp.Options.MinEffect), cmp.Options.MinSamples)
+	fmt.Fprintf(stdio.Stdout, "old: %s\nnew: %s\n%s\nq < %g, minimum effect %s, at least %d samples per side\n\n",
+		oldPath, newPath, cmp.Machine, cmp.Options.Alpha, fmtPercent(cmp.Options.MinEffect), cmp.Options.MinSamples)
 	cmp.Print(stdio.Stdout, all)
 	code := cmp.Exit()
 	switch code {

@@ -155,8 +155,18 @@ func TestCompareQuietOnSameCode(t *testing.T) {
 
 func writeBench(t *testing.T, dir, name string, lines ...string) string {
 	t.Helper()
+	return writeBenchOn(t, dir, name, "testmachine", lines...)
+}
+
+// writeBenchOn writes a bench.txt whose machine line says machine ("" for
+// none).
+func writeBenchOn(t *testing.T, dir, name, machine string, lines ...string) string {
+	t.Helper()
 	p := filepath.Join(dir, name)
 	head := "Unit ops/s better=higher\nUnit p99-ns better=lower\n"
+	if machine != "" {
+		head = results.MachineKey + machine + "\n" + head
+	}
 	tail := results.EndMarker + strconv.Itoa(len(lines)) + "\n"
 	if err := os.WriteFile(p, []byte(head+strings.Join(lines, "\n")+"\n"+tail), 0o644); err != nil {
 		t.Fatal(err)
@@ -364,5 +374,52 @@ func TestCompareBenjaminiHochberg(t *testing.T) {
 				t.Fatal("weak benchmark not compared")
 			}
 		})
+	}
+}
+
+// TestCompareRefusesOtherMachines: runs whose machine fingerprints differ,
+// or whose machine is unknown, are not compared (exit 2) unless
+// --allow-machine-mismatch; the refusal names the fields that differ.
+func TestCompareRefusesOtherMachines(t *testing.T) {
+	dir := t.TempDir()
+	o := writeBenchOn(t, dir, "old.txt", "m1", series("BenchmarkX/engine=a", 1000, 100, 10)...)
+	n := writeBenchOn(t, dir, "new.txt", "m2", series("BenchmarkX/engine=a", 1000, 100, 10)...)
+	unknown := writeBenchOn(t, dir, "unknown.txt", "", series("BenchmarkX/engine=a", 1000, 100, 10)...)
+	for _, pair := range [][2]string{{o, n}, {o, unknown}} {
+		code, out, errs := runMain(t, "compare", pair[0], pair[1])
+		if code != ExitUsage || !strings.Contains(errs, "machine") || !strings.Contains(errs, "--allow-machine-mismatch") {
+			t.Errorf("%v: exit %d, want %d refusing the machines\n%s%s", pair, code, ExitUsage, out, errs)
+		}
+		code, out, _ = runMain(t, "compare", "--allow-machine-mismatch", pair[0], pair[1])
+		if code != ExitOK || !strings.Contains(out, "WARNING") {
+			t.Errorf("%v --allow-machine-mismatch: exit %d, want 0 with a warning\n%s", pair, code, out)
+		}
+	}
+
+	// Two stored runs: the baseline's machine edited to darwin/arm64 with
+	// 16 cores.
+	run := func(m results.Machine) string {
+		r := &results.Run{Machine: m, Seed: 1}
+		for i := range 5 {
+			r.Results = append(r.Results, results.Result{Engine: "raftlog/a", Family: "raftlog", Workload: "w", Base: "w",
+				Ops: 100, OpsPerSec: 100 + float64(i), ElapsedNs: 1e9, Iteration: i})
+		}
+		d := filepath.Join(t.TempDir(), "run")
+		if err := results.Write(d, r); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	here := results.Machine{CPU: "AMD EPYC", Cores: 2, MemoryBytes: 24 << 30, OS: "linux", Arch: "amd64", Kernel: "6.18", FileSystem: "ext4"}
+	there := here
+	there.OS, there.Arch, there.Cores = "darwin", "arm64", 16
+	code, out, errs := runMain(t, "compare", run(here), run(there))
+	for _, want := range []string{"cores 2 vs 16", "os linux vs darwin", "arch amd64 vs arm64"} {
+		if code != ExitUsage || !strings.Contains(errs, want) {
+			t.Errorf("exit %d, want %d naming %q\n%s%s", code, ExitUsage, want, out, errs)
+		}
+	}
+	if code, out, errs := runMain(t, "compare", run(here), run(here)); code != ExitOK || !strings.Contains(out, "same machine") {
+		t.Errorf("same machine: exit %d\n%s%s", code, out, errs)
 	}
 }

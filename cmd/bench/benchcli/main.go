@@ -81,6 +81,8 @@ usage:
   bench run [flags]              run a suite (see bench run -h)
   bench list                     list engines, workloads and suites
   bench compare [flags] OLD NEW  compare two runs; exit 1 on a significant regression
+  bench ab [flags] BASE HEAD     build two git revisions, run them alternately on this
+                                 machine, compare (see bench ab -h)
   bench report [-out DIR] RUN... draw charts and report.html from stored runs
   bench targets RUN              check a run against the d-engine targets; exit 1 if one is missed
 
@@ -107,6 +109,8 @@ func MainIO(args []string, stdio IO) int {
 		return cmdList(args[1:], stdio)
 	case "compare":
 		return cmdCompare(args[1:], stdio)
+	case "ab":
+		return cmdAB(ctx, args[1:], stdio)
 	case "report":
 		return cmdReport(args[1:], stdio)
 	case "targets":
@@ -178,6 +182,7 @@ func cmdRun(ctx context.Context, args []string, stdio IO) int {
 	scratch := fs.String("scratch", "", "where engines write (default the temporary directory)")
 	noReport := fs.Bool("no-report", false, "write results only")
 	checkTargets := fs.Bool("targets", true, "check the d-engine targets; a missed one exits 1")
+	driverOverhead := fs.Bool("driver-overhead", true, "measure the driver's own cost per operation first (0.6 s)")
 	history := fs.String("history", "", "directory of stored runs for the report's trend chart (default the run directory's parent)")
 	params := paramFlag{}
 	fs.Var(params, "param", "engine parameter ENGINE:KEY=VALUE (repeatable)")
@@ -222,6 +227,9 @@ func cmdRun(ctx context.Context, args []string, stdio IO) int {
 	log := newLogger(stdio.Stderr)
 	opts := RunOptions{Suite: *suite, Engines: *engines, Workloads: *wl, Count: *count, Duration: *dur, Warmup: *warm,
 		Seed: *seed, Scratch: *scratch, EngineParams: params, Command: command, Log: log}
+	if !*driverOverhead {
+		opts.OverheadDuration = -1
+	}
 	if isTTY(stdio) {
 		opts.Progress = stdio.Stderr
 	}

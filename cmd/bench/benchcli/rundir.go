@@ -18,9 +18,10 @@ import (
 // lockFile is the file a run holds locked in its directory while it runs.
 const lockFile = ".bench.lock"
 
-// ownFiles are what a run writes into its directory; --force removes them
-// (and only them) before a new run.
-var ownFiles = []string{results.JSONFile, results.BenchFile, reports.HTMLFile, reports.ChartsDir, lockFile}
+// ownFiles are what a run (or bench ab) writes into its directory; --force
+// removes them (and only them) before a new run.
+var ownFiles = []string{results.JSONFile, results.BenchFile, reports.HTMLFile, reports.ChartsDir, lockFile,
+	"iterations", "base", "head", "compare.txt"}
 
 // runDir is an output directory held for one run.
 type runDir struct {

@@ -612,9 +612,11 @@ func (v *view) SweepCharts() ([]*Chart, error) {
 }
 
 // TrendChart draws, for each plain workload, the median throughput of each
-// engine across stored runs, oldest first.
+// engine across stored runs, oldest first. A trend needs two points: with
+// fewer than two runs there is no chart, and an engine measured in one run
+// only has no line.
 func TrendChart(runs []*results.Run) (*Chart, error) {
-	if len(runs) == 0 {
+	if len(runs) < 2 {
 		return nil, nil
 	}
 	cur := newView(runs[len(runs)-1])
@@ -655,7 +657,7 @@ func TrendChart(runs []*results.Run) (*Chart, error) {
 					}
 				}
 			}
-			if len(xys) == 0 {
+			if len(xys) < 2 {
 				continue
 			}
 			line, pts, err := plotter.NewLinePoints(xys)

@@ -213,3 +213,15 @@ func TestChromiumRendersReport(t *testing.T) {
 		t.Errorf("screenshot nearly blank (%.3f inked)", ink)
 	}
 }
+
+// TestTrendNeedsTwoRuns: one run draws no trend; two do.
+func TestTrendNeedsTwoRuns(t *testing.T) {
+	one := smallRun(t, time.Now())
+	if c, err := TrendChart([]*results.Run{one}); err != nil || c != nil {
+		t.Errorf("trend of one run: %v, %v; want none", c, err)
+	}
+	two := smallRun(t, time.Now().Add(time.Minute))
+	if c, err := TrendChart([]*results.Run{one, two}); err != nil || c == nil {
+		t.Errorf("trend of two runs: %v, %v; want a chart", c, err)
+	}
+}

@@ -57,14 +57,16 @@ func ABRun(ctx context.Context, o ABOptions) (cmp *Comparison, baseDir, headDir 
 		extra     []string
 		runs      []*results.Run
 	}{{name: "base", bin: o.Base, extra: o.BaseRun}, {name: "head", bin: o.Head, extra: o.HeadRun}}
-	optional := map[string]bool{}
+	// Flags newer than one side's binary are passed to neither, so that
+	// both sides run alike.
+	optional := map[string]bool{"targets": true, "driver-overhead": true}
 	for i := range sides {
 		flags, err := runFlags(ctx, sides[i].bin)
 		if err != nil {
 			return nil, "", "", err
 		}
-		for _, f := range []string{"targets", "driver-overhead"} {
-			optional[sides[i].name+f] = flags[f]
+		for f := range optional {
+			optional[f] = optional[f] && flags[f]
 		}
 	}
 	partial := ""
@@ -77,10 +79,10 @@ iterations:
 			if o.Scratch != "" {
 				args = append(args, "--scratch", o.Scratch)
 			}
-			if optional[s.name+"targets"] {
+			if optional["targets"] {
 				args = append(args, "--targets=false")
 			}
-			if optional[s.name+"driver-overhead"] {
+			if optional["driver-overhead"] {
 				args = append(args, "--driver-overhead=false")
 			}
 			args = append(append(args, o.Run...), s.extra...)

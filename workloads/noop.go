@@ -31,6 +31,7 @@ func (noopFamily) Baseline() string            { return "" }
 func (noopFamily) Supports(string, *Spec) bool { return true }
 func (noopFamily) Validate(*Spec) []FieldError { return nil }
 func (noopFamily) ErrorKind(error) string      { return "other" }
+
 // Open opens the no-op engine. Its one engine parameter, sleep (a
 // duration, default 0), makes every operation sleep that long: a known
 // cost to plant in an A/B run (sleep=20ms against sleep=22ms is a 10%

@@ -195,7 +195,7 @@ func (Family) Open(ctx context.Context, engine string, s *workloads.Spec, env wo
 	}
 	set := parseSettings(s)
 	if engine == Physical {
-		return openPhysical(env.Dir, int64(s.Preload), set, env.EngineParams)
+		return openPhysical(env.Dir, int64(s.Preload), set, env.EngineParams, 8+int(s.Batch.Mean()*(s.Value.Mean()+40)))
 	}
 	var (
 		a   adapter.StorageAdapter

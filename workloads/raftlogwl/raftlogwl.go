@@ -175,7 +175,7 @@ func (Family) Open(ctx context.Context, engine string, s *workloads.Spec, env wo
 	}
 	set := parseSettings(s)
 	if engine == Physical {
-		return openPhysical(env.Dir, int64(s.Preload), env.EngineParams)
+		return openPhysical(env.Dir, int64(s.Preload), env.EngineParams, int(s.Batch.Mean()*(s.Value.Mean()+frameHeader)))
 	}
 	eng, err := raftlog.Open(engine, raftlog.Options{Dir: env.Dir, Params: env.EngineParams})
 	if err != nil {

@@ -145,7 +145,7 @@ func (Family) Open(ctx context.Context, engine string, s *workloads.Spec, env wo
 		return nil, err
 	}
 	if engine == Physical {
-		return openPhysical(env.Dir, int64(s.Preload), env.EngineParams)
+		return openPhysical(env.Dir, int64(s.Preload), env.EngineParams, int(s.Value.Mean())+frameHeader)
 	}
 	st, err := streams.Open(engine, streams.Options{Dir: env.Dir, Params: env.EngineParams})
 	if err != nil {

@@ -109,13 +109,15 @@ func OpenPhysicalLog(family, dir string, engineParams map[string]string, frameHi
 		}
 		mode = m
 	}
-	return openMode(filepath.Join(dir, "physical.log"), mode)
+	return openMode(filepath.Join(dir, "physical.log"), mode, PhysicalPreallocInitial)
 }
 
 // Mode is the mode the log writes in (auto resolved).
 func (l *PhysicalLog) Mode() PhysicalMode { return l.mode }
 
-func openMode(path string, mode PhysicalMode) (*PhysicalLog, error) {
+// openMode opens a log in mode; the overwrite modes zero-fill and sync
+// prealloc bytes first.
+func openMode(path string, mode PhysicalMode, prealloc int64) (*PhysicalLog, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, err
@@ -140,7 +142,7 @@ func openMode(path string, mode PhysicalMode) (*PhysicalLog, error) {
 			return fail(err)
 		}
 	}
-	if err := l.extend(PhysicalPreallocInitial); err != nil {
+	if err := l.extend((prealloc + 1<<20 - 1) >> 20 << 20); err != nil {
 		return fail(err)
 	}
 	if err := Fdatasync(l.f); err != nil {
@@ -154,7 +156,8 @@ var errNoDirect = errors.New("O_DIRECT refused")
 // fastestMode writes calibrationFrames frames of frameHint bytes in each
 // mode the file system allows, the modes taking turns a few frames at a
 // time (so that a disturbance falls on all of them), and returns the one
-// that took the least time in all: the highest throughput.
+// that took the least time in all (the highest throughput), O_DIRECT
+// winning ties within 15%.
 func fastestMode(dir string, frameHint int) (PhysicalMode, error) {
 	frame := make([]byte, frameHint)
 	for i := range frame {
@@ -175,7 +178,10 @@ func fastestMode(dir string, frameHint int) (PhysicalMode, error) {
 	}()
 	for _, m := range []PhysicalMode{PhysicalAppend, PhysicalOverwrite, PhysicalDirect} {
 		path := filepath.Join(dir, "physical-calibrate-"+string(m))
-		l, err := openMode(path, m)
+		// Room for the calibration's frames and no more: a larger
+		// region would leave the disk busy writing zeros back when
+		// the log itself starts.
+		l, err := openMode(path, m, int64(calibrationFrames*frameHint)+PhysicalPreallocChunk)
 		if errors.Is(err, errNoDirect) {
 			continue
 		}
@@ -198,8 +204,16 @@ func fastestMode(dir string, frameHint int) (PhysicalMode, error) {
 	}
 	best, bestT := PhysicalMode(""), time.Duration(0)
 	for _, c := range cands {
-		if best == "" || c.total < bestT {
-			best, bestT = c.mode, c.total
+		t := c.total
+		if c.mode == PhysicalDirect {
+			// O_DIRECT skips the copy into the page cache and its
+			// writeback; a calibration of a few dozen frames on a busy
+			// disk can miss that, so it keeps the lead unless another
+			// mode beats it by more than 15%.
+			t = t * 100 / 115
+		}
+		if best == "" || t < bestT {
+			best, bestT = c.mode, t
 		}
 	}
 	return best, nil

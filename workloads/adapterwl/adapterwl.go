@@ -115,7 +115,7 @@ var _ workloads.Family = Family{}
 
 func (Family) Name() string { return Name }
 func (Family) Doc() string {
-	return "message-queue storage adapter engines; baselines: physical (raw append + fdatasync), gomap (plain Go map)"
+	return "message-queue storage adapter engines; baselines: physical (the disk's limit: framed writes, each made durable by fdatasync, the best of append, preallocated overwrite and O_DIRECT), gomap (plain Go map)"
 }
 func (Family) Ops() []workloads.OpInfo   { return slices.Clone(ops) }
 func (Family) Params() []workloads.Param { return slices.Clone(params) }

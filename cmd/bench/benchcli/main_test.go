@@ -22,7 +22,7 @@ func TestRunWritesResultsAndReport(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}
-	for _, f := range []string{results.JSONFile, results.BenchFile, reports.HTMLFile, "charts/throughput.png", "charts/throughput.svg", "charts/latency-append.png"} {
+	for _, f := range []string{results.JSONFile, results.BenchFile, reports.HTMLFile, "charts/throughput-raftlog.png", "charts/throughput-raftlog.svg", "charts/latency-append.png"} {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", f, err)
 		}
@@ -78,7 +78,7 @@ func TestRunWritesResultsAndReport(t *testing.T) {
 	if code != ExitOK || !strings.Contains(stdout, "(2 runs)") {
 		t.Fatalf("report: exit %d\n%s%s", code, stdout, stderr)
 	}
-	if _, err := os.Stat(filepath.Join(out2, "charts", "trend.png")); err != nil {
+	if _, err := os.Stat(filepath.Join(out2, "charts", "trend-raftlog.png")); err != nil {
 		t.Errorf("trend chart: %v", err)
 	}
 }

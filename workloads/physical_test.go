@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestPreloadBatches(t *testing.T) {
@@ -219,13 +221,13 @@ func TestPhysicalBaselineIsTheLimit(t *testing.T) {
 	}
 }
 
-// fileSystemOf names the file system dir is on, as results does.
+// fileSystemOf names the file system dir is on ("tmpfs" or "other").
 func fileSystemOf(dir string) string {
-	var st unixStatfs
-	if err := statfs(dir, &st); err != nil {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
 		return ""
 	}
-	if st.Type == 0x01021994 {
+	if st.Type == unix.TMPFS_MAGIC {
 		return "tmpfs"
 	}
 	return "other"

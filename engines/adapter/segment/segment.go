@@ -107,6 +107,10 @@ type Bugs struct {
 	// RetrySyncAfterEIO retries a failed segment sync and carries on if the
 	// retry succeeds, which on Linux it does without the lost data.
 	RetrySyncAfterEIO bool
+	// TrustPageCache builds on the last segment as read at open, without
+	// making it durable: after a failed fsync it may be in the page cache
+	// only (caught on lazyfs, whose failed fsync leaves it readable).
+	TrustPageCache bool
 }
 
 // Engine is the segmented file log engine.

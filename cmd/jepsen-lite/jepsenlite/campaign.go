@@ -284,8 +284,10 @@ func planCampaign(cc CampaignConfig) ([]plannedCell, error) {
 	if len(nems) == 0 {
 		for _, n := range faults.Nemeses() {
 			nems = append(nems, n.Name())
+			if n.Name() == "fsync" {
+				nems = append(nems, "fsync@lazyfs")
+			}
 		}
-		nems = append(nems, "fsync@lazyfs")
 	}
 	for _, n := range nems {
 		name, _, _ := strings.Cut(n, "@")

@@ -114,4 +114,17 @@
 // that was running at the cut, so no operation reports success for an
 // effect the clone may lack. That makes it safe to cut the power from
 // inside an injector while other goroutines of the engine do I/O.
+//
+// # Corruption at rest
+//
+// A Corruption damages one file of a store that is closed, or left by a
+// crash and not yet reopened: it flips a bit, zeroes a 4 KiB block,
+// truncates, deletes, or appends garbage, at a place drawn from its seed
+// among the bytes that hold data (never preallocated zeros), optionally
+// only in files matching a pattern or in their first HeadSize bytes, where
+// formats keep headers and metadata pages. Apply works on any vfs.FS: a
+// crashable MemFS after PowerLoss, or vfs.Default for a directory of an
+// engine that writes around a vfs.FS (bbolt). It returns a Damage that
+// says what it did; its text form, corrupt(kind=flip,seed=7), reads back
+// with ParseCorruption.
 package faults

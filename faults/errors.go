@@ -23,6 +23,8 @@ var (
 	// ErrNotCrashable reports a MemFS that was not made by
 	// vfs.NewCrashableMem, so it cannot be cloned after a power loss.
 	ErrNotCrashable = errors.New("faults: memfs is not crashable")
+	// ErrNoTarget reports a Corruption that finds no file it may damage.
+	ErrNoTarget = errors.New("faults: nothing to corrupt")
 )
 
 // InjectedError is the error an injector returns for one operation. It

@@ -56,6 +56,8 @@ func parse(s string) (Injector, error) {
 		return NewTrigger(kind, errno), nil
 	case "latency":
 		return parseLatency(args)
+	case "corrupt":
+		return nil, fmt.Errorf("%w: corrupt(...) damages files at rest and is no injector: read it with ParseCorruption", ErrSyntax)
 	}
 	kindPart, errnoName, ok := strings.Cut(name, "-")
 	if !ok {

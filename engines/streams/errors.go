@@ -96,7 +96,9 @@ var (
 	// ErrClosed (unavailable): a call after Close.
 	ErrClosed = errors.New("streams: store closed")
 	// ErrCorrupt (storage failure): stored data that does not decode or
-	// contradicts the rest; the error names what and where.
+	// contradicts the rest (a bad checksum, a truncated or missing file, a
+	// malformed record), found at open or on the read that met the
+	// damage; the error names what and where.
 	ErrCorrupt = errors.New("streams: corrupt data")
 	// ErrUnknownEngine reports a name no implementation registered.
 	ErrUnknownEngine = errors.New("streams: unknown engine")

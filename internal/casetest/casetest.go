@@ -108,7 +108,7 @@ func RunKnown[H any, C ~struct {
 			t.Run(c.Name, func(t *testing.T) { c.Run(t, h) })
 			continue
 		}
-		t.Run(c.Name, func(t *testing.T) { judgeKnown(t, c.Name, why, Record(c, h)) })
+		t.Run(c.Name, func(t *testing.T) { judgeKnown(t, c.Name, why, RecordIn(t, c, h)) })
 	}
 }
 
@@ -157,8 +157,22 @@ func Failures[H any, C ~struct {
 
 // Record runs c with h on a recording testing.TB, then its cleanups, and
 // returns what it did. It fails no test.
-func Record[H any](c Case[H], h H) Result {
-	r := &recorder{name: c.Name}
+func Record[H any](c Case[H], h H) Result { return record(c, h, "") }
+
+// RecordIn is Record for a case recorded while t runs, as a test's own
+// subtest: the recorder's ChildTest names t, so that a case that checks in
+// a child process (re-running the test binary on one test) can still do so.
+func RecordIn[H any](t *testing.T, c Case[H], h H) Result { return record(c, h, t.Name()) }
+
+// ChildTester is implemented by a testing.TB that stands for a test of the
+// running binary, which a child process may re-run: ChildTest returns its
+// full name, or "" when there is none.
+type ChildTester interface {
+	ChildTest() string
+}
+
+func record[H any](c Case[H], h H, test string) Result {
+	r := &recorder{name: c.Name, test: test}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.goRun("panic: ", func() { c.Run(r, h) })
 	// As in the testing package, the context ends before the cleanups.
@@ -186,6 +200,7 @@ func Record[H any](c Case[H], h H) Result {
 type recorder struct {
 	testing.TB
 	name   string
+	test   string // the test it records in, for ChildTest
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -230,6 +245,7 @@ func (r *recorder) skip(msg string) {
 
 func (r *recorder) Helper()                           {}
 func (r *recorder) Name() string                      { return r.name }
+func (r *recorder) ChildTest() string                 { return r.test }
 func (r *recorder) Log(args ...any)                   {}
 func (r *recorder) Logf(format string, args ...any)   {}
 func (r *recorder) Attr(key, value string)            {}

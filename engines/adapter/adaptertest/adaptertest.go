@@ -10,6 +10,12 @@
 // tag, key and timestamp, deletes, group offsets, concurrency, and, as the
 // engine's Capabilities declare, durability across a reopen, across a power
 // loss (vfs.NewCrashableMem and CrashClone) and across a failed fsync.
+// crash/corruption writes a history to a directory of the operating
+// system's, closes the engine cleanly, damages one file with a
+// faults.Corruption, reopens the engine in a child process and reads
+// everything back: it must answer adapter.ErrCorrupt or correct data,
+// never other data, a record lost or deleted records back, and never crash
+// or hang (package internal/corruptcase).
 //
 // An engine that writes through the operating system rather than
 // Options.FS (a server embedded as a library, say) sets Harness.RealDir:
@@ -49,6 +55,10 @@ type Harness struct {
 	StorageTypes []string
 	// Params are passed to Open in Options.Params.
 	Params map[string]string
+	// MetaFiles lists the patterns (path.Match, separated by '|') of the
+	// files that hold the engine's metadata, which the corruption case
+	// damages in their first 8 KiB; empty means DefaultMetaFiles.
+	MetaFiles string
 	// RealDir opens the engine with a nil Options.FS in a new directory of
 	// the real file system (t.TempDir) per case, reopening it in the same
 	// one, for engines that write through the operating system and reject

@@ -36,6 +36,7 @@ var cases = []Case{
 	{"retention", testRetention},
 	{"crash/power-loss", testPowerLoss},
 	{"crash/sync-failure", testSyncFailure},
+	{"crash/corruption", testCorruption},
 }
 
 func testShardLifecycle(t testing.TB, h Harness) {

@@ -20,6 +20,7 @@ const (
 	pKey    = 'k' // k <len shard> <len key> <offset> -> empty
 	pTime   = 's' // s <len shard> <ts> <offset>      -> empty, for records that raised the running max
 	pGroup  = 'g' // g <len shard> <len group>        -> offset
+	pMark   = 'x' // x                                -> count of clean closes (internal/pebblecheck)
 )
 
 func appendName(b []byte, s string) []byte {
@@ -189,3 +190,6 @@ func decodeConfig(v []byte) (adapter.ShardConfig, error) {
 
 func beUint64(b []byte) uint64           { return binary.BigEndian.Uint64(b) }
 func beAppend(b []byte, v uint64) []byte { return binary.BigEndian.AppendUint64(b, v) }
+
+// markKey holds the count of clean closes (see internal/pebblecheck).
+var markKey = []byte{pMark}

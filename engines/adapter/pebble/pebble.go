@@ -10,6 +10,20 @@
 // marks the engine failed instead: the mutation whose commit failed returns
 // an error, and every later call returns adapter.ErrFailed until the engine
 // is reopened.
+//
+// The database is in pebble's newest format. Damage to the files is
+// adapter.ErrCorrupt: pebble's checksum errors and a file its metadata
+// names that is missing, at open or on the read that meets them, and what
+// package internal/pebblecheck finds around pebble. Close, unless the
+// engine failed, writes a mark (a count of clean closes) as its last
+// synced write and then leaves the record of a clean close: the size of
+// every file and the mark. Open checks them before writing anything: a
+// file cut, grown or deleted, or a write-ahead log whose end (the mark) is
+// gone, fails the open at every attempt, where pebble would read the
+// damaged end of its newest log as the tail a crash tore and drop the
+// records and deletes written last, without a word. After a crash there is
+// no record; the newest log's unsynced tail may then be lost, and a
+// damaged end of it looks the same to pebble.
 package pebble
 
 import (
@@ -23,8 +37,10 @@ import (
 	"sync/atomic"
 
 	pebbledb "github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/ordeal-dev/ordeal/engines/adapter"
+	"github.com/ordeal-dev/ordeal/internal/pebblecheck"
 )
 
 // StorageType is the name the engine registers under.
@@ -37,6 +53,8 @@ func init() {
 // Engine is the pebble-backed adapter engine.
 type Engine struct {
 	db     *pebbledb.DB
+	fs     vfs.FS
+	dir    string
 	failed atomic.Bool
 	log    *logger
 
@@ -89,9 +107,22 @@ func Open(o adapter.Options) (*Engine, error) {
 	if o.Dir == "" {
 		return nil, fmt.Errorf("%w: pebble needs a Dir", adapter.ErrBadOption)
 	}
-	e := &Engine{shards: map[string]*shard{}}
+	e := &Engine{shards: map[string]*shard{}, fs: o.FSOrDefault(), dir: o.Dir}
 	e.log = &logger{e: e}
-	opts := &pebbledb.Options{FS: o.FSOrDefault(), Logger: e.log}
+	opts := &pebbledb.Options{
+		FS:     o.FSOrDefault(),
+		Logger: e.log,
+		// The newest format: write-ahead log chunks that name their log,
+		// so that a stale or damaged chunk in the middle is corruption,
+		// not the end of the log.
+		FormatMajorVersion: pebbledb.FormatNewest,
+		EventListener: &pebbledb.EventListener{
+			// Reads report corruption as adapter.ErrCorrupt; the default
+			// listener would call Fatalf.
+			DataCorruption:  func(pebbledb.DataCorruptionInfo) {},
+			BackgroundError: func(error) {},
+		},
+	}
 	if v, ok := o.Params["memtable_size"]; ok {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil || n < 1<<20 {
@@ -99,9 +130,9 @@ func Open(o adapter.Options) (*Engine, error) {
 		}
 		opts.MemTableSize = n
 	}
-	db, err := pebbledb.Open(o.Dir, opts)
+	db, err := pebblecheck.Open(o.Dir, opts, markKey)
 	if err != nil {
-		return nil, fmt.Errorf("pebble: open %s: %w", o.Dir, err)
+		return nil, fmt.Errorf("pebble: open %s: %w", o.Dir, corrupt(err))
 	}
 	e.db = db
 	if err := e.load(); err != nil {
@@ -136,7 +167,7 @@ func (e *Engine) load() error {
 		}
 		e.shards[cfg.Name] = &shard{cfg: cfg, next: next, runMax: runMax}
 	}
-	return it.Error()
+	return corrupt(it.Error())
 }
 
 // get returns a copy of the value at key, or an error wrapping
@@ -144,10 +175,10 @@ func (e *Engine) load() error {
 func (e *Engine) get(rd pebbledb.Reader, key []byte) ([]byte, error) {
 	v, closer, err := rd.Get(key)
 	if err != nil {
-		return nil, err
+		return nil, corrupt(err)
 	}
 	out := slices.Clone(v)
-	return out, closer.Close()
+	return out, corrupt(closer.Close())
 }
 
 // Capabilities: persistent, every mutation synced, all I/O through
@@ -166,7 +197,7 @@ func (e *Engine) Close() error {
 	}
 	e.closed = true
 	e.shards = nil
-	err := e.db.Close()
+	err := pebblecheck.Close(e.db, e.fs, e.dir, markKey, func() bool { return !e.failed.Load() })
 	if e.failed.Load() {
 		return nil
 	}
@@ -347,7 +378,7 @@ func (e *Engine) BatchWrite(ctx context.Context, name string, rs []adapter.Recor
 func (e *Engine) iter(rd pebbledb.Reader, lo, hi []byte) (*pebbledb.Iterator, error) {
 	it, err := rd.NewIter(&pebbledb.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
-		return nil, fmt.Errorf("pebble: iterator: %w", err)
+		return nil, fmt.Errorf("pebble: iterator: %w", corrupt(err))
 	}
 	return it, nil
 }
@@ -372,9 +403,9 @@ func (e *Engine) scanRecords(rd pebbledb.Reader, name string, from uint64, fn fu
 	}
 	if err := it.Error(); err != nil {
 		_ = it.Close()
-		return err
+		return corrupt(err)
 	}
-	return it.Close()
+	return corrupt(it.Close())
 }
 
 // record reads the live record at offset o; ok is false if there is none.
@@ -417,6 +448,15 @@ func (e *Engine) ReadByOffset(ctx context.Context, name string, offset uint64, l
 func (e *Engine) readErr(err error) error {
 	if e.failed.Load() {
 		return adapter.ErrFailed
+	}
+	return corrupt(err)
+}
+
+// corrupt wraps adapter.ErrCorrupt around an error of pebble's that means
+// damage (see pebblecheck.IsCorrupt); others pass as they are.
+func corrupt(err error) error {
+	if pebblecheck.IsCorrupt(err) && !errors.Is(err, adapter.ErrCorrupt) {
+		return fmt.Errorf("%w: %w", adapter.ErrCorrupt, err)
 	}
 	return err
 }
@@ -540,7 +580,7 @@ func (e *Engine) DeleteByKey(ctx context.Context, name, key string) error {
 		}
 	}
 	if err := it.Close(); err != nil {
-		return err
+		return corrupt(err)
 	}
 	if len(rs) == 0 {
 		return fmt.Errorf("%w: key %q in shard %q", adapter.ErrNotFound, key, name)
@@ -570,7 +610,7 @@ func (e *Engine) OffsetByTimestamp(ctx context.Context, name string, ts int64) (
 		from = lastOffset(it.Key())
 	}
 	if err := it.Close(); err != nil {
-		return 0, err
+		return 0, corrupt(err)
 	}
 	var found *uint64
 	if first {

@@ -38,6 +38,7 @@ func TestPlantedBugsAreCaught(t *testing.T) {
 		{"ack before sync", segment.Bugs{AckBeforeSync: true}, "crash/power-loss"},
 		{"ReadByKey returns a deleted record", segment.Bugs{ServeDeletedKeys: true}, "delete/by-key"},
 		{"sync retried after EIO", segment.Bugs{RetrySyncAfterEIO: true}, "crash/sync-failure"},
+		{"frame checksums not checked", segment.Bugs{SkipChecksums: true}, "crash/corruption"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fails := adaptertest.Failures(harness(tc.bugs))

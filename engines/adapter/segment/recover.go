@@ -19,6 +19,9 @@ func (e *Engine) recoverShard(name string) (*shard, error) {
 	fs := e.fs
 	dir := fs.PathJoin(e.root, name)
 	cfgData, err := readFile(fs, fs.PathJoin(dir, "config"))
+	if errors.Is(err, errNotExist) && e.strict {
+		return nil, fmt.Errorf("%w: the shard directory has no config, after a clean close", adapter.ErrCorrupt)
+	}
 	if errors.Is(err, errNotExist) {
 		if err := fs.RemoveAll(dir); err != nil {
 			return nil, fmt.Errorf("remove incomplete shard directory: %w", err)
@@ -98,7 +101,7 @@ func (s *shard) recoverSegment(base uint64, last bool) error {
 		return fmt.Errorf("stat %s: %w", g.fileName, err)
 	}
 	fileSize := st.Size()
-	badAt, err := readAllFrames(r, fileSize, func(p []byte, pos int64) error {
+	badAt, err := readAllFrames(r, fileSize, s.e.bugs.SkipChecksums, func(p []byte, pos int64) error {
 		switch p[0] {
 		case kindRecords:
 			first, _, err := recordsHeader(p)
@@ -131,7 +134,7 @@ func (s *shard) recoverSegment(base uint64, last bool) error {
 		return err
 	}
 	if badAt >= 0 {
-		if !last || hasGoodFrameAfter(r, badAt, fileSize) {
+		if !last || s.e.strict || hasGoodFrameAfter(r, badAt, fileSize) {
 			return fmt.Errorf("%w: %s: %v", adapter.ErrCorrupt, g.fileName, err)
 		}
 	}
@@ -228,8 +231,9 @@ func (s *shard) cutTail(g *segment) error {
 	return nil
 }
 
-// recoverGroups replays the groups file (a torn last frame is ignored) and
-// rewrites it compacted.
+// recoverGroups replays the groups file (a torn last frame is ignored,
+// unless the engine closed cleanly) into s.recovered; open then rewrites it
+// compacted.
 func (s *shard) recoverGroups() error {
 	fs := s.e.fs
 	groups := map[string]uint64{}
@@ -240,7 +244,7 @@ func (s *shard) recoverGroups() error {
 			_ = f.Close()
 			return fmt.Errorf("stat groups: %w", serr)
 		}
-		badAt, rerr := readAllFrames(f, st.Size(), func(p []byte, pos int64) error {
+		badAt, rerr := readAllFrames(f, st.Size(), s.e.bugs.SkipChecksums, func(p []byte, pos int64) error {
 			if p[0] != kindGroup {
 				return fmt.Errorf("%w: groups at %d: frame kind %d", adapter.ErrCorrupt, pos, p[0])
 			}
@@ -251,7 +255,7 @@ func (s *shard) recoverGroups() error {
 			groups[g] = o
 			return nil
 		})
-		corrupt := rerr != nil && (badAt < 0 || hasGoodFrameAfter(f, badAt, st.Size()))
+		corrupt := rerr != nil && (badAt < 0 || s.e.strict || hasGoodFrameAfter(f, badAt, st.Size()))
 		_ = f.Close()
 		if corrupt {
 			if badAt >= 0 {
@@ -262,7 +266,8 @@ func (s *shard) recoverGroups() error {
 	} else if !oserror(err) {
 		return fmt.Errorf("open groups: %w", err)
 	}
-	return s.openGroups(groups)
+	s.recovered = groups
+	return nil
 }
 
 const minInt64 = -1 << 63

@@ -48,6 +48,20 @@
 // over the old one, since vfs.File cannot truncate). Anywhere else it is
 // corruption, and Open fails with an error wrapping adapter.ErrCorrupt.
 //
+// Close, unless the engine failed, leaves the record of a clean close
+// (package internal/cleanclose) in Dir: the size of every file of every
+// shard. Open reads it first. A listed file that is missing or of another
+// size fails the open with adapter.ErrCorrupt; and as nothing was in
+// flight at a clean close, a bad frame at the end of a last segment or of
+// a groups file, or a shard directory without its config, is corruption
+// too, not a write a crash tore. Without this a cut of a shard's newest
+// segment at a frame boundary would drop the tombstones and records
+// written last, bring deleted records back and hand their offsets out
+// again. The record goes once every shard has been read and checked,
+// before the groups files are rewritten. After a crash there is no record:
+// a torn tail is then cut, and so is damage that looks like one; losing
+// synced data is detected as far as the checksums and the offsets reach.
+//
 // # Retention
 //
 // Retain(ctx, now) drops, oldest first, the sealed segments of a shard whose
@@ -63,6 +77,7 @@ package segment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -76,6 +91,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/ordeal-dev/ordeal/engines/adapter"
+	"github.com/ordeal-dev/ordeal/internal/cleanclose"
 )
 
 // StorageType is the name the engine registers under.
@@ -111,15 +127,22 @@ type Bugs struct {
 	// making it durable: after a failed fsync it may be in the page cache
 	// only (caught on lazyfs, whose failed fsync leaves it readable).
 	TrustPageCache bool
+	// SkipChecksums reads frames without checking their CRC-32C.
+	SkipChecksums bool
 }
 
 // Engine is the segmented file log engine.
 type Engine struct {
 	fs            vfs.FS
+	dir           string // Options.Dir
 	root          string // <Dir>/shards
 	defaultSize   int64
 	indexInterval int64
 	bugs          Bugs
+
+	// strict is set while opening a store that closed cleanly: nothing
+	// was in flight, so no torn tail is cut (see "Recovery").
+	strict bool
 
 	failed     atomic.Bool
 	closedFlag atomic.Bool  // closed, for writers that do not hold mu
@@ -165,6 +188,14 @@ func OpenWithBugs(o adapter.Options, bugs Bugs) (*Engine, error) {
 			return nil, err
 		}
 	}
+	_, strict, err := cleanclose.Check(e.fs, o.Dir)
+	if errors.Is(err, cleanclose.ErrMismatch) {
+		return nil, fmt.Errorf("segment: %w: %w", adapter.ErrCorrupt, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("segment: %w", err)
+	}
+	e.dir, e.strict = o.Dir, strict
 	names, err := e.fs.List(e.root)
 	if err != nil {
 		return nil, fmt.Errorf("segment: list %s: %w", e.root, err)
@@ -179,6 +210,26 @@ func OpenWithBugs(o adapter.Options, bugs Bugs) (*Engine, error) {
 		if s != nil {
 			e.shards[name] = s
 		}
+	}
+	// Everything is read and checked; the groups files are compacted
+	// next, so the record of the clean close goes first.
+	if strict {
+		if err := cleanclose.Remove(e.fs, o.Dir); err != nil {
+			e.closeFiles()
+			return nil, fmt.Errorf("segment: %w", err)
+		}
+	}
+	e.strict = false
+	for _, name := range names {
+		s := e.shards[name]
+		if s == nil {
+			continue
+		}
+		if err := s.openGroups(s.recovered); err != nil {
+			e.closeFiles()
+			return nil, fmt.Errorf("segment: shard %q: %w", name, err)
+		}
+		s.recovered = nil
 	}
 	return e, nil
 }
@@ -214,7 +265,18 @@ func (e *Engine) Close() error {
 	}
 	e.closed = true
 	e.closedFlag.Store(true)
-	return e.closeFiles()
+	if err := e.closeFiles(); err != nil || e.failed.Load() {
+		// After a failure the next open recovers as after a crash.
+		return err
+	}
+	files, err := cleanclose.Snapshot(e.fs, e.dir, nil)
+	if err == nil {
+		err = cleanclose.Write(e.fs, e.dir, cleanclose.Record{Files: files})
+	}
+	if err != nil {
+		return fmt.Errorf("segment: %w", err)
+	}
+	return nil
 }
 
 func (e *Engine) closeFiles() error {
@@ -584,8 +646,9 @@ func parseSegName(name string) (uint64, bool) {
 
 // readAllFrames calls fn for every frame of a file up to size. A bad frame
 // is reported with its position.
-func readAllFrames(f vfs.File, size int64, fn func(payload []byte, pos int64) error) (badAt int64, err error) {
+func readAllFrames(f vfs.File, size int64, trust bool, fn func(payload []byte, pos int64) error) (badAt int64, err error) {
 	fr := newFrameReader(f, 0, size)
+	fr.trust = trust
 	for {
 		p, pos, err := fr.next()
 		if err == io.EOF {

@@ -22,6 +22,32 @@
 //
 // On a storage error the engine reports the error and refuses every later
 // mutation with raftlog.ErrFailed until it is reopened.
+//
+// # Damaged files
+//
+// bbolt trusts its file: on a damaged one it may fault reading past the end
+// of its mapping, or panic in the goroutine it starts at open to rebuild
+// the free list (the file keeps none, see Tuning), and either kills the
+// process. So the engine never hands bbolt a file it has not checked:
+// boltcheck.Check reads it first, with ordinary reads, and verifies the
+// meta pages, the file's length and every page of the tree (see package
+// internal/boltcheck); damage fails the open with raftlog.ErrCorrupt.
+// Reads run with recover and debug.SetPanicOnFault, so a panic or a fault
+// of bbolt's in the reading goroutine is raftlog.ErrCorrupt too. bbolt has
+// no checksums on its data pages; the values do (kvcodec), with the index
+// they belong to, so a flipped byte of an entry or of the hard state is
+// raftlog.ErrCorrupt on the read that meets it.
+//
+// Close, unless the engine failed, leaves the record of a clean close
+// (package internal/cleanclose): the file's size and the transaction it
+// closed at. Open checks both: a file deleted, cut or grown, or one whose
+// newest meta page is damaged (bbolt would fall back on the one before,
+// with the hard state saved before the last), fails with raftlog.ErrCorrupt
+// at every open; the record goes once open has checked everything, before
+// the first write. After a crash there is no record: bbolt's own meta
+// page checksums then tell a torn commit, which is rolled back, and losing
+// synced data is detected as far as the structure and the value checksums
+// reach.
 package bbolt
 
 import (
@@ -30,6 +56,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -38,6 +65,8 @@ import (
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
 	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvcodec"
 	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvlog"
+	"github.com/ordeal-dev/ordeal/internal/boltcheck"
+	"github.com/ordeal-dev/ordeal/internal/cleanclose"
 	"github.com/ordeal-dev/ordeal/internal/durable"
 )
 
@@ -93,22 +122,41 @@ func Open(o raftlog.Options) (*Engine, error) {
 		return nil, fmt.Errorf("raftlog/bbolt: %w", err)
 	}
 	path := filepath.Join(o.Dir, FileName)
+	closedAt, strict, err := checkCloseRecord(o.Dir)
+	if err != nil {
+		return nil, err
+	}
 	_, statErr := os.Stat(path)
 	created := errors.Is(statErr, os.ErrNotExist)
+	if !created {
+		if _, err := boltcheck.Check(path, closedAt); err != nil {
+			if errors.Is(err, boltcheck.ErrCorrupt) {
+				err = fmt.Errorf("%w: %w", raftlog.ErrCorrupt, err)
+			}
+			return nil, fmt.Errorf("raftlog/bbolt: open %s: %w", path, err)
+		}
+	}
 
 	db, err := openBolt(path, noSync)
 	if err != nil {
 		return nil, fmt.Errorf("raftlog/bbolt: open %s: %w", path, err)
 	}
-	kv := &store{db: db}
-	if err := kv.init(o.Dir, created); err != nil {
+	fails := &kvlog.Failure{}
+	kv := &store{db: db, dir: o.Dir, fails: fails}
+	if err := kv.init(o.Dir, created, strict); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("raftlog/bbolt: open %s: %w", path, err)
 	}
 	s, err := kvlog.Open(kv, kvlog.Config{
 		Name:         "raftlog/bbolt",
 		Capabilities: raftlog.Capabilities{Persistent: true, SyncOnWrite: !noSync, UsesFS: false},
+		Failure:      fails,
 	})
+	if err == nil && strict {
+		// Everything checked out against the record; the first write
+		// changes the file, so the record goes first.
+		err = cleanclose.Remove(vfs.Default, o.Dir)
+	}
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("raftlog/bbolt: open %s: %w", path, err)
@@ -116,11 +164,28 @@ func Open(o raftlog.Options) (*Engine, error) {
 	return &Engine{Store: s}, nil
 }
 
-// openBolt opens the database file. bbolt asserts its page invariants
-// with panics while it rebuilds the free list of a damaged file: those
-// become an error wrapping raftlog.ErrCorrupt, as a damaged file must never
-// crash the caller.
+// checkCloseRecord reads the record of the last clean close in dir, if
+// any, and checks the file's size against it; it returns the transaction
+// the file closed at, which its newest meta page must hold.
+func checkCloseRecord(dir string) (closedAt uint64, found bool, err error) {
+	rec, found, err := cleanclose.Check(vfs.Default, dir)
+	if errors.Is(err, cleanclose.ErrMismatch) {
+		return 0, true, fmt.Errorf("raftlog/bbolt: %w: %w", raftlog.ErrCorrupt, err)
+	}
+	if err != nil || !found {
+		return 0, false, err
+	}
+	if len(rec.Extra) == 8 {
+		closedAt = binary.LittleEndian.Uint64(rec.Extra)
+	}
+	return closedAt, true, nil
+}
+
+// openBolt opens the database file, which boltcheck.Check has verified.
+// A panic of bbolt's in this goroutine, or a fault on its mapping, becomes
+// an error wrapping raftlog.ErrCorrupt.
 func openBolt(path string, noSync bool) (db *bolt.DB, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
 			db, err = nil, fmt.Errorf("%w: %s: bbolt: %v", raftlog.ErrCorrupt, path, r)
@@ -142,11 +207,14 @@ var _ kvlog.Backend = (*store)(nil)
 // go key by key with a cursor, and one that empties the log drops the bucket
 // instead.
 type store struct {
-	db *bolt.DB
+	db    *bolt.DB
+	dir   string
+	fails *kvlog.Failure
 }
 
-// init creates the buckets of a new file.
-func (s *store) init(dir string, created bool) error {
+// init creates the buckets of a new file. A file without them that closed
+// cleanly (strict) lost them.
+func (s *store) init(dir string, created, strict bool) error {
 	var fresh bool
 	err := s.view(func(tx *bolt.Tx) error {
 		fresh = tx.Bucket(logBucket) == nil && tx.Bucket(metaBucket) == nil
@@ -154,6 +222,9 @@ func (s *store) init(dir string, created bool) error {
 	})
 	if err != nil {
 		return err
+	}
+	if fresh && strict {
+		return fmt.Errorf("%w: the file closed cleanly but holds no buckets", raftlog.ErrCorrupt)
 	}
 	if fresh {
 		err := s.db.Update(func(tx *bolt.Tx) error {
@@ -187,8 +258,10 @@ func buckets(tx *bolt.Tx) (log, meta *bolt.Bucket, err error) {
 }
 
 // view runs fn in a read transaction. bbolt panics on some damage to its
-// pages; that is corruption too.
+// pages, and reads through its mapping; a panic or a fault is corruption
+// too.
 func (s *store) view(fn func(*bolt.Tx) error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: bbolt: %v", raftlog.ErrCorrupt, r)
@@ -382,4 +455,29 @@ func notLogKey(k []byte) error {
 	return fmt.Errorf("%w: key %x in the log bucket is not an index", raftlog.ErrCorrupt, k)
 }
 
-func (s *store) Close() error { return s.db.Close() }
+// Close closes the file and, unless the engine failed, leaves the record
+// of a clean close: the file's size and the transaction it closed at. The
+// file is synced first (with the nosync parameter nothing else did), so
+// that the record never names what a power loss could take back.
+func (s *store) Close() error {
+	var txid uint64
+	verr := s.view(func(tx *bolt.Tx) error {
+		txid = uint64(tx.ID())
+		return nil
+	})
+	healthy := verr == nil && s.fails.Cause() == nil
+	if healthy {
+		healthy = s.db.Sync() == nil
+	}
+	if err := s.db.Close(); err != nil {
+		return err
+	}
+	if !healthy {
+		return nil
+	}
+	files, err := cleanclose.Snapshot(vfs.Default, s.dir, func(rel string) bool { return rel != FileName })
+	if err != nil {
+		return err
+	}
+	return cleanclose.Write(vfs.Default, s.dir, cleanclose.Record{Files: files, Extra: binary.LittleEndian.AppendUint64(nil, txid)})
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
 	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvlog"
 	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvlogtest"
+	"github.com/ordeal-dev/ordeal/internal/cleanclose"
 )
 
 var harness = kvlogtest.Harness{
@@ -71,8 +72,15 @@ func TestFSOption(t *testing.T) {
 
 // writeBehind opens the engine's file with bbolt directly and puts key into
 // bucket.
+// writeBehind writes value under key in a transaction of its own, going
+// around the engine; the record of the engine's clean close, which names
+// the transaction before, is removed, as by any other program that writes
+// the file.
 func writeBehind(t testing.TB, dir string, bucket, key, value []byte) {
 	t.Helper()
+	if err := cleanclose.Remove(vfs.Default, dir); err != nil {
+		t.Fatal(err)
+	}
 	db, err := bolt.Open(filepath.Join(dir, FileName), 0o644, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -124,6 +124,7 @@ func checkTornRecordCut(t *testing.T, b Bugs) error {
 	mustPersist(t, e, makeBatch(1, 10, 1, 100))
 	mustPersist(t, e, makeBatch(11, 10, 1, 100))
 	mustClose(t, e)
+	asIfCrashed(t, fs)
 	name := segmentNames(t, fs)[0]
 	data := readFile(t, fs, name)
 	flipInFrame(data, -1, 200) // inside the last frame's payload

@@ -7,9 +7,10 @@
 //
 // The directory holds numbered segments, 00000000000000000001.wal,
 // 00000000000000000002.wal, ..., with consecutive sequence numbers, the last
-// of which is the active one taking appends, and the file hardstate. Nothing
-// else is read; hardstate.tmp, left by a crash while the hard state file was
-// being created or replaced, and spare.tmp (see below) are removed at open.
+// of which is the active one taking appends, the file hardstate, and after a
+// clean close the record CLEAN-CLOSE (see "Clean close"). Nothing else is
+// read; hardstate.tmp, left by a crash while the hard state file was being
+// created or replaced, and spare.tmp (see below) are removed at open.
 //
 // A segment starts with a 64-byte header: the magic "ordealwl", the format
 // version (uint32, 1), the sequence number, and the state of the log when the
@@ -109,6 +110,30 @@
 // Every corruption is reported as an error wrapping raftlog.ErrCorrupt that
 // names the file and the offset; nothing is dropped silently.
 //
+// # Clean close
+//
+// Close, unless the engine failed, leaves a record of the clean close, the
+// file CLEAN-CLOSE (package internal/cleanclose): the size of every segment
+// and of the hard state file, and the number of the newest hard state
+// save. Open reads it before anything else. A listed file that is missing
+// or of another size fails the open with raftlog.ErrCorrupt: synced data
+// is gone (a truncated, grown or deleted segment, a deleted hard state
+// file, which would otherwise be created anew). Recovery is then strict:
+// nothing was in flight at a clean close, so the last segment has no torn
+// tail to cut and a last segment with a bad header is not one whose
+// creation a crash cut short: both are corruption. And the newest hard
+// state slot that checks out must be the save the engine closed at: if
+// that slot was damaged, open fails with raftlog.ErrCorrupt rather than
+// serve the save before it, whose older term and vote would let a node
+// vote twice. The record stays until open has checked all this, so a
+// damaged log fails every open alike; then open removes it and syncs the
+// directory, before anything changes a file it lists. After a crash there
+// is no record, and recovery works as described above: a torn tail of the
+// last segment, unsynced, is cut. Losing synced data at rest is then
+// detected as far as the checksums and the headers reach; a cut of the
+// last segment at a frame boundary, or a damaged newest hard state slot,
+// looks like a write the crash interrupted.
+//
 // # Hard state
 //
 // The file hardstate holds two slots of the same size, a multiple of 4KiB
@@ -132,7 +157,8 @@
 // the file's size never changes. LoadHardState returns the state of the last
 // acknowledged save, kept in memory; open reads both slots and takes the
 // record that checks out with the higher sequence number. A slot that does
-// not check out is ignored: a torn save leaves the slot before it whole.
+// not check out is ignored: a torn save leaves the slot before it whole
+// (after a clean close, see "Clean close", it is corruption instead).
 //
 // A state too large for the slots is saved by replacing the file, as at
 // creation, with slots large enough (a candidate may take nearly 2MiB;

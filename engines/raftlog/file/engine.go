@@ -8,6 +8,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
+	"github.com/ordeal-dev/ordeal/internal/cleanclose"
 	"github.com/ordeal-dev/ordeal/internal/durable"
 )
 
@@ -27,6 +28,7 @@ type Bugs struct {
 	StaleLastIndex       bool // LastIndex is cached and not updated by Truncate
 	TrustPageCache       bool // recovery builds on the last segment as read, without writing it back
 	IgnoreWriteBackError bool // a failed write-back of the hard state at open is ignored and the state read is served
+	IgnoreCloseRecord    bool // recovery after a clean close cuts a damaged tail as if a crash had torn it
 }
 
 // preallocChunk is how far ahead of the writes a preallocating engine fills
@@ -41,6 +43,9 @@ type Engine struct {
 	p        params
 	prealloc bool
 	bugs     Bugs
+	// strict is set when the engine closed cleanly last time (see "Clean
+	// close" in the package documentation): recovery then cuts nothing.
+	strict bool
 
 	// wmu serializes the log's mutations; the writer holds it across its
 	// writes and syncs, and takes mu only to publish the result.
@@ -159,6 +164,11 @@ func OpenWithBugs(o raftlog.Options, b Bugs) (*Engine, error) {
 	if err := e.makeDir(); err != nil {
 		return nil, err
 	}
+	closedAt, strict, err := e.checkCloseRecord()
+	if err != nil {
+		return nil, err
+	}
+	e.strict = strict && !b.IgnoreCloseRecord
 	names, err := e.fs.List(e.dir)
 	if err != nil {
 		return nil, fmt.Errorf("file: list %s: %w", e.dir, err)
@@ -170,6 +180,21 @@ func OpenWithBugs(o raftlog.Options, b Bugs) (*Engine, error) {
 	if err := e.loadHardState(names); err != nil {
 		e.closeFiles()
 		return nil, err
+	}
+	if strict {
+		var err error
+		if e.strict {
+			err = e.checkHardStateSeq(closedAt)
+		}
+		if err == nil {
+			// Recovery changed no size the record lists: from here on the
+			// files may change, so the record goes.
+			err = cleanclose.Remove(e.fs, e.dir)
+		}
+		if err != nil {
+			e.closeFiles()
+			return nil, err
+		}
 	}
 	return e, nil
 }
@@ -201,7 +226,15 @@ func (e *Engine) Close() error {
 		_ = e.spare.f.Close()
 		e.spare = nil
 	}
-	return e.closeFiles()
+	if err := e.closeFiles(); err != nil {
+		return err
+	}
+	if e.failed.Load() != nil {
+		// What failed may not be durable: the next open recovers as after
+		// a crash.
+		return nil
+	}
+	return e.writeCloseRecord()
 }
 
 func (e *Engine) closeFiles() error {

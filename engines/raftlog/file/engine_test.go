@@ -313,6 +313,7 @@ func TestTornTailIsCut(t *testing.T) {
 			mustPersist(t, e, b)
 			m.persist(b)
 			mustClose(t, e)
+			asIfCrashed(t, fs)
 			name := segmentNames(t, fs)[0]
 			valid := readFile(t, fs, name)
 			writeFile(t, fs, name, append(valid, tc.tail(valid)...))

@@ -132,6 +132,7 @@ func TestHardStateTornSlot(t *testing.T) {
 			mustSave(t, e, sampleHS(1))
 			mustSave(t, e, sampleHS(2))
 			mustClose(t, e)
+			asIfCrashed(t, fs)
 			b := readFile(t, fs, hardStateName)
 			slot, size := newestSlot(t, b)
 			tc.damage(b[slot*size : (slot+1)*size])
@@ -173,6 +174,7 @@ func TestHardStateBothSlotsCorrupt(t *testing.T) {
 			mustSave(t, e, sampleHS(1))
 			mustSave(t, e, sampleHS(2))
 			mustClose(t, e)
+			asIfCrashed(t, fs)
 			writeFile(t, fs, hardStateName, tc.damage(readFile(t, fs, hardStateName)))
 
 			e = openOn(t, fs, nil)

@@ -13,6 +13,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
+	"github.com/ordeal-dev/ordeal/internal/cleanclose"
 )
 
 const testDir = "wal"
@@ -63,6 +64,19 @@ func mustClose(t testing.TB, e *Engine) {
 	t.Helper()
 	if err := e.Close(); err != nil {
 		t.Fatalf("close: %v", err)
+	}
+}
+
+// asIfCrashed removes the record of the clean close e just made, leaving
+// the files as a crash would: a test that then damages the tail models a
+// write the crash tore, which recovery cuts.
+func asIfCrashed(t testing.TB, fs vfs.FS) {
+	t.Helper()
+	if _, found, err := cleanclose.Read(fs, testDir); err != nil || !found {
+		t.Fatalf("no record of the clean close to remove: %v", err)
+	}
+	if err := cleanclose.Remove(fs, testDir); err != nil {
+		t.Fatal(err)
 	}
 }
 

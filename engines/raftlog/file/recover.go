@@ -192,7 +192,7 @@ func (e *Engine) replay(s *segment, data []byte, first, last bool) error {
 		err = fmt.Errorf("header names segment %d", h.seq)
 	}
 	if err != nil {
-		if last && findValidFrame(data, s.seq, segHeaderSize) < 0 {
+		if last && !e.strict && findValidFrame(data, s.seq, segHeaderSize) < 0 {
 			return errDropSegment
 		}
 		return corruptErr(s.path, 0, "%v", err)
@@ -238,6 +238,9 @@ func (e *Engine) replay(s *segment, data []byte, first, last bool) error {
 		}
 		if y := findValidFrame(data, s.seq, off+frameAlign); y >= 0 {
 			return corruptErr(s.path, off, "%s, and a valid frame follows at offset %d", reason, y)
+		}
+		if e.strict {
+			return corruptErr(s.path, off, "%s in the last segment of a log closed cleanly, whose every frame was synced", reason)
 		}
 		// A torn tail: zero it so that later appends are never followed by
 		// leftover bytes.

@@ -17,6 +17,8 @@ const (
 )
 
 var (
+	// markKey holds the count of clean closes (see internal/pebblecheck).
+	markKey  = []byte{metaPrefix, 'c', 'l'}
 	logEnd   = []byte{metaPrefix}
 	metaKeys = kvlog.MetaKeys{
 		HardState: []byte{metaPrefix, 'h', 's'},

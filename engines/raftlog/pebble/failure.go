@@ -3,6 +3,7 @@ package pebble
 import (
 	"errors"
 	"fmt"
+	"github.com/cockroachdb/errors/oserror"
 	"os"
 	"strings"
 	"sync"
@@ -146,7 +147,8 @@ func (fs *watchFS) createScratch(name string) (vfs.File, error) {
 // absorb records err and reports true, while pebble opens: pebble is then
 // to see the change done (see the comment on failures at open above).
 func (fs *watchFS) absorb(what, name string, err error) bool {
-	if !fs.opening.Load() {
+	if !fs.opening.Load() || oserror.IsNotExist(err) || errors.Is(err, os.ErrNotExist) {
+		// A missing file is an answer, not a failure of the disk.
 		return false
 	}
 	fs.f.Record(&fileError{op: what, name: name, err: err})

@@ -18,6 +18,19 @@
 // On a storage error the engine reports the error, stops pebble from being
 // written again and refuses every later mutation with raftlog.ErrFailed until
 // it is reopened (see failure.go for how pebble's fatal errors are caught).
+//
+// Damage to the files is raftlog.ErrCorrupt: pebble's checksum errors and
+// a file its metadata names that is missing, at open or on the read that
+// meets them, and what package internal/pebblecheck finds around pebble.
+// Close, unless the engine failed, writes a mark (a count of clean closes,
+// under a meta key) as its last synced write and then leaves the record of
+// a clean close: the size of every file and the mark. Open checks them
+// before writing anything: a file cut, grown or deleted, or a write-ahead
+// log whose end (the mark) is gone, fails the open at every attempt, where
+// pebble would read the damaged end of its newest log as the tail a crash
+// tore and serve the log and hard state of before. After a crash there is
+// no record; the newest log's unsynced tail may then be lost, as it may,
+// and so may a damaged end of it: pebble cannot tell them apart.
 package pebble
 
 import (
@@ -28,11 +41,13 @@ import (
 	"time"
 
 	pebbledb "github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
 	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvcodec"
 	"github.com/ordeal-dev/ordeal/engines/raftlog/internal/kvlog"
 	"github.com/ordeal-dev/ordeal/internal/durable"
+	"github.com/ordeal-dev/ordeal/internal/pebblecheck"
 )
 
 // Name is the name the engine registers under.
@@ -103,16 +118,16 @@ func Open(o raftlog.Options) (*Engine, error) {
 	// diverts the changes after it (see failure.go), until the database is
 	// closed again below.
 	wfs.opening.Store(true)
-	db, err := pebbledb.Open(o.Dir, opts)
+	db, err := pebblecheck.Open(o.Dir, opts, markKey)
 	if err != nil {
-		return nil, fmt.Errorf("raftlog/pebble: open %s: %w", o.Dir, err)
+		return nil, openError(o.Dir, err)
 	}
 	failed := func() error {
 		cause := fails.Cause()
 		if cause == nil {
 			return nil
 		}
-		_ = closeRecovering(db)
+		_ = closeRecovering(db, o.FSOrDefault(), o.Dir, func() bool { return false })
 		return fmt.Errorf("raftlog/pebble: open %s: %w", o.Dir, cause)
 	}
 	if err := failed(); err != nil {
@@ -122,7 +137,7 @@ func Open(o raftlog.Options) (*Engine, error) {
 	if err := failed(); err != nil { // recorded just before opening was cleared
 		return nil, err
 	}
-	s, err := kvlog.Open(&store{db: db}, kvlog.Config{
+	s, err := kvlog.Open(&store{db: db, fs: o.FSOrDefault(), dir: o.Dir, fails: fails}, kvlog.Config{
 		Name:         "raftlog/pebble",
 		Capabilities: raftlog.Capabilities{Persistent: true, SyncOnWrite: syncOnWrite, UsesFS: true},
 		Failure:      fails,
@@ -140,7 +155,10 @@ var _ kvlog.Backend = (*store)(nil)
 // batch: appends are Sets committed with one WAL fsync (or none without
 // sync), deletions are range deletions.
 type store struct {
-	db *pebbledb.DB
+	db    *pebbledb.DB
+	fs    vfs.FS
+	dir   string
+	fails *kvlog.Failure
 	// wedged is set when pebble panicked during a commit, which leaves its
 	// commit pipeline locked: Close must not wait on it forever.
 	wedged atomic.Bool
@@ -297,20 +315,28 @@ func readError(what string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if pebbledb.IsCorruptionError(err) {
+	if pebblecheck.IsCorrupt(err) {
 		return fmt.Errorf("%w: %s: %w", raftlog.ErrCorrupt, what, err)
 	}
 	return fmt.Errorf("raftlog/pebble: read %s: %w", what, err)
 }
 
+// openError wraps an error of pebble.Open; damage is raftlog.ErrCorrupt.
+func openError(dir string, err error) error {
+	if pebblecheck.IsCorrupt(err) {
+		return fmt.Errorf("raftlog/pebble: open %s: %w: %w", dir, raftlog.ErrCorrupt, err)
+	}
+	return fmt.Errorf("raftlog/pebble: open %s: %w", dir, err)
+}
+
 func (s *store) Close() error {
 	if !s.wedged.Load() {
-		return closeRecovering(s.db)
+		return closeRecovering(s.db, s.fs, s.dir, func() bool { return s.fails.Cause() == nil })
 	}
 	// pebble's commit pipeline is locked and DB.Close waits on it: give it
 	// a bounded chance, then abandon the handle.
 	done := make(chan error, 1)
-	go func() { done <- closeRecovering(s.db) }()
+	go func() { done <- closeRecovering(s.db, s.fs, s.dir, func() bool { return false }) }()
 	select {
 	case err := <-done:
 		return err
@@ -319,11 +345,13 @@ func (s *store) Close() error {
 	}
 }
 
-func closeRecovering(db *pebbledb.DB) (err error) {
+// closeRecovering closes db, healthy or not (see pebblecheck.Close),
+// turning a panic into an error.
+func closeRecovering(db *pebbledb.DB, fs vfs.FS, dir string, healthy func() bool) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = panicError(r)
 		}
 	}()
-	return db.Close()
+	return pebblecheck.Close(db, fs, dir, markKey, healthy)
 }

@@ -24,18 +24,31 @@ const walTailTruncation = "raft-wal v0.4.0 loses the index of a segment truncate
 const boltNoSync = "bbolt with NoSync writes pages in place without ordering: a power loss " +
 	"before the next sync can damage what an earlier Flush made durable"
 
+// boltCorruption is what the corruption case finds in raft-boltdb: bbolt
+// without checks of its own and values without checksums; the corruption
+// table (internal/corrupttable) has the counts.
+const boltCorruption = "raft-boltdb hands a damaged file to bbolt unchecked and keeps no checksums: a flipped byte of an entry is served, a cut file panics bbolt, " +
+	"a damaged newest meta page brings the hard state saved before back, a deleted file is a new empty log"
+
+// walCorruption is what the corruption case finds in raft-wal v0.4.0,
+// besides its truncation defect (walTailTruncation): its meta database is
+// bbolt, unchecked, and a damaged segment reads short.
+const walCorruption = "raft-wal v0.4.0 loses the index of a segment truncated at its tail (hashicorp/raft-wal#31) on the case's history; " +
+	"without a truncation, damaged segments read as fewer entries, and a damaged meta database panics or serves the hard state saved before"
+
 func TestConformance(t *testing.T) {
 	harnesses := []raftlogtest.Harness{
-		{Name: peers.BoltDB, Open: peers.OpenBoltDB},
+		{Name: peers.BoltDB, Open: peers.OpenBoltDB, KnownDifferences: map[string]string{"corruption": boltCorruption}},
 		{Name: peers.BoltDB + "/no_sync", Open: func(o raftlog.Options) (raftlog.Engine, error) {
 			o.Params = map[string]string{"no_sync": "true"}
 			return peers.OpenBoltDB(o)
-		}, KnownDifferences: map[string]string{"power_loss": boltNoSync}},
+		}, KnownDifferences: map[string]string{"power_loss": boltNoSync, "corruption": boltCorruption}},
 		{Name: peers.WAL, Open: peers.OpenWAL, KnownDifferences: map[string]string{
 			"reopen_truncate_purge":     walTailTruncation,
 			"truncate_repersist_reopen": walTailTruncation,
 			"reopen_cycles":             walTailTruncation,
 			"power_loss":                walTailTruncation,
+			"corruption":                walCorruption,
 		}},
 	}
 	for _, h := range harnesses {

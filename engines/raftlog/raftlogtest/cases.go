@@ -51,6 +51,8 @@ var cases = []testCase{
 	{"fsync_failure_hard_state", caseFsyncFailureHardState},
 	{"fsync_failure_at_open", caseFsyncFailureAtOpen},
 	{"torn_record", caseTornRecord},
+	// Damaged files, for engines that keep anything.
+	{"corruption", caseCorruption},
 }
 
 func caseEmptyStore(t testing.TB, s *suite) {

@@ -140,13 +140,30 @@
 //     lost. A second variant fails the second sync of the batch instead of
 //     the first (a data sync that passed, a directory or metadata sync
 //     that did not).
+//   - corruption: damaged files (package internal/corruptcase). A history
+//     of some 800 entries in batches, with a truncation and re-append, a
+//     purge and hard states saved along the way, is written on the
+//     operating system's file system and the engine closed cleanly; then,
+//     on a copy each, one file is damaged by a faults.Corruption (a bit
+//     flipped, a 4 KiB block zeroed, a cut, a deletion, garbage appended,
+//     and damage to the head of a metadata file: Harness.MetaFiles) and
+//     the engine opened again and everything read back, in a child process
+//     re-running the test, so that a crash in any goroutine and a hang are
+//     seen. The engine must answer raftlog.ErrCorrupt, at open or on the
+//     read that meets the damage, or correct data: an older hard state, a
+//     missing or changed entry, a truncated or purged entry back, or another
+//     error fails the case. After a clean close everything was synced, so
+//     losing any of it is a failure too. Two seeds per kind, twenty with
+//     ORDEAL_LONG=1 (and a history three times longer); one trial without
+//     damage first.
 //
 // # Capabilities
 //
 // What runs follows what the engine declares in Capabilities:
 //
-//   - Persistent false: the reopen cases and the fault cases skip, saying
-//     so; the others run.
+//   - Persistent false: the reopen cases, the fault cases and corruption
+//     skip, saying so; the others run. corruption runs whatever UsesFS
+//     says, on the operating system's file system.
 //   - UsesFS false: in-process faults cannot reach an engine that writes
 //     around Options.FS, so the fault cases skip, naming the capability,
 //     except power_loss, which runs on faults/lazyfs, the FUSE file system that keeps unsynced

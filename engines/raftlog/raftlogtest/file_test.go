@@ -1,6 +1,7 @@
 package raftlogtest_test
 
 import (
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -24,7 +25,7 @@ func fileHarness(name string, bugs file.Bugs, inMemory bool) raftlogtest.Harness
 		Name: name,
 		Open: func(o raftlog.Options) (raftlog.Engine, error) {
 			o.Params = map[string]string{file.ParamSegmentSize: "16KiB"}
-			if inMemory && o.FSOrDefault() == vfs.Default {
+			if inMemory && o.FSOrDefault() == vfs.Default && strings.HasPrefix(filepath.Base(o.Dir), "raftlogtest-") {
 				mu.Lock()
 				if mems[o.Dir] == nil {
 					mems[o.Dir] = vfs.NewMem()

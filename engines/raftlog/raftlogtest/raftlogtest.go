@@ -19,6 +19,15 @@ type Harness struct {
 	// differs from the contract. The suite still runs the case and expects it to fail;
 	// a known difference that passes is reported so it can be removed.
 	KnownDifferences map[string]string
+	// MetaFiles lists the patterns (path.Match, separated by '|') of the
+	// files that hold the engine's metadata, which the corruption case
+	// damages in their first 8 KiB; empty means DefaultMetaFiles.
+	MetaFiles string
+	// NoTruncation leaves the tail truncation out of the corruption case's
+	// history, for an engine whose truncation is known to be broken
+	// (raft-wal v0.4.0, hashicorp/raft-wal#31), so that its handling of
+	// damage shows apart from that defect.
+	NoTruncation bool
 }
 
 // testCase is one check of the contract. Its name is stable: KnownDifferences,
@@ -72,7 +81,7 @@ func Run(t *testing.T, h Harness) {
 				c.run(t, s)
 				return
 			}
-			r := runRecorded(c, &suite{h: h, keep: false, test: s.test})
+			r := runRecordedIn(t, c, &suite{h: h, keep: false, test: s.test})
 			switch {
 			case r.skipped:
 				t.Skipf("known difference (%s); the case skipped: %s", why, r.skipMsg)
@@ -124,6 +133,15 @@ type recorded struct {
 // runRecorded runs c on a recording testing.TB, in its own goroutine so that
 // FailNow and SkipNow can end it with runtime.Goexit, then runs its cleanups.
 func runRecorded(c testCase, s *suite) recorded {
-	r := casetest.Record(casetest.Case[*suite]{Name: c.name, Run: c.run}, s)
+	return recordedOf(casetest.Record(casetest.Case[*suite]{Name: c.name, Run: c.run}, s))
+}
+
+// runRecordedIn is runRecorded for a case recorded as t, its subtest: a
+// case that checks in a child process re-runs t.
+func runRecordedIn(t *testing.T, c testCase, s *suite) recorded {
+	return recordedOf(casetest.RecordIn(t, casetest.Case[*suite]{Name: c.name, Run: c.run}, s))
+}
+
+func recordedOf(r casetest.Result) recorded {
 	return recorded{failed: r.Failed, skipped: r.Skipped, first: r.First(), skipMsg: r.SkipMsg, msgs: r.Msgs}
 }

@@ -5,7 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
+	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -31,6 +34,7 @@ type toyEngine struct {
 	hsSet  bool
 	closed bool
 	failed bool
+	saved  bool // the state file was saved once, and the marker with it
 }
 
 type toyBugs struct {
@@ -145,14 +149,21 @@ func openToy(o raftlog.Options, bugs toyBugs) (*toyEngine, error) {
 	}
 	f, err := e.fs.Open(e.fs.PathJoin(o.Dir, "state"))
 	if err != nil {
+		if _, serr := e.fs.Stat(e.fs.PathJoin(o.Dir, "saved")); serr == nil {
+			return nil, fmt.Errorf("%w: the state file is gone but was saved", raftlog.ErrCorrupt)
+		}
 		return e, nil // a new engine
 	}
+	e.saved = true
 	defer f.Close()
 	b, err := io.ReadAll(f)
 	if err != nil {
 		return nil, err
 	}
-	st, err := decodeToy(b)
+	if len(b) < 4 || crc32.ChecksumIEEE(b[:len(b)-4]) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
+		return nil, fmt.Errorf("%w: state file fails its checksum", raftlog.ErrCorrupt)
+	}
+	st, err := decodeToy(b[:len(b)-4])
 	if err != nil {
 		return nil, fmt.Errorf("%w: state file: %v", raftlog.ErrCorrupt, err)
 	}
@@ -189,6 +200,7 @@ func (e *toyEngine) save(m *model, hs raftlog.HardState, hsSet bool) error {
 		m = &model{ents: m.ents}
 	}
 	b := encodeToy(toyState{Purged: m.purged, Ents: m.ents, HS: hs, HSSet: hsSet})
+	b = binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(b))
 	tmp, final := e.fs.PathJoin(e.dir, "state.tmp"), e.fs.PathJoin(e.dir, "state")
 	f, err := e.fs.Create(tmp, vfs.WriteCategoryUnspecified)
 	if err != nil {
@@ -228,6 +240,19 @@ func (e *toyEngine) save(m *model, hs raftlog.HardState, hsSet bool) error {
 	if err != nil && e.bugs.retrySync {
 		err = d.Sync()
 	}
+	if err != nil || e.saved {
+		return err
+	}
+	// Mark the directory as holding a state, once the state is durable, so
+	// that a state file deleted later is told from one never saved.
+	mark, err := e.fs.Create(e.fs.PathJoin(e.dir, "saved"), vfs.WriteCategoryUnspecified)
+	if err == nil {
+		err = mark.Close()
+	}
+	if err == nil {
+		err = d.Sync()
+	}
+	e.saved = err == nil
 	return err
 }
 
@@ -424,7 +449,7 @@ func toyHarness(name string, bugs toyBugs) Harness {
 			if err := raftlog.CheckParams("toy", o.Params); err != nil {
 				return nil, err
 			}
-			if o.FSOrDefault() == vfs.Default {
+			if o.FSOrDefault() == vfs.Default && strings.HasPrefix(filepath.Base(o.Dir), "raftlogtest-") {
 				mu.Lock()
 				if mems[o.Dir] == nil {
 					mems[o.Dir] = vfs.NewMem()
@@ -434,5 +459,6 @@ func toyHarness(name string, bugs toyBugs) Harness {
 			}
 			return openToy(o, bugs)
 		},
+		MetaFiles: "state",
 	}
 }

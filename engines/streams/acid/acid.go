@@ -28,18 +28,50 @@
 // bbolt writes through the operating system with its own mmap, not through
 // a vfs.FS: Capabilities say UsesFS=false and Options.FS other than the
 // default is refused. Crash tests need faults/lazyfs.
+//
+// # Damaged files
+//
+// Damage is streams.ErrCorrupt, at open or on the read that meets it, and
+// never a crash. bbolt trusts its files: on a damaged one it may fault
+// reading past the end of its mapping, or panic in the goroutine it starts
+// at open to rebuild the free list, and either kills the process. So each
+// shard file is checked by boltcheck.Check (package internal/boltcheck:
+// the meta pages, the length, every page of the tree) before bbolt opens
+// it, and transactions run with recover and debug.SetPanicOnFault, so that
+// a panic or a fault of bbolt's in the caller's goroutine is corruption
+// too. bbolt keeps no checksums of its data: every value carries a CRC-32C
+// (Castagnoli) of the stream's name, its key and its bytes, so a flipped
+// byte, or a value under another key or stream, is caught; and a read
+// checks that a stream's messages follow one another without a gap up to
+// its tail. The manifest carries its own checksum; a damaged one, or shard
+// files without one, is streams.ErrLayout and streams.ErrCorrupt.
+//
+// Close leaves the record of a clean close (package internal/cleanclose):
+// the size of every shard file and the transaction each closed at. Open
+// checks it before anything else: a shard file deleted, cut or grown, or
+// one whose newest meta page is damaged (bbolt would fall back on the
+// transaction before, with deleted streams back), fails with
+// streams.ErrCorrupt at every open. After a crash there is no record:
+// bbolt's meta page checksums tell a torn commit, which is rolled back.
+//
+// Format version 2 added the checksums; a directory of version 1 fails to
+// open with streams.ErrLayout.
 package acid
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"hash/fnv"
 	"math/bits"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,6 +81,8 @@ import (
 
 	"github.com/ordeal-dev/ordeal/engines/streams"
 	"github.com/ordeal-dev/ordeal/engines/streams/internal/core"
+	"github.com/ordeal-dev/ordeal/internal/boltcheck"
+	"github.com/ordeal-dev/ordeal/internal/cleanclose"
 	"github.com/ordeal-dev/ordeal/internal/durable"
 )
 
@@ -58,7 +92,7 @@ func init() {
 
 // Layout constants recorded in the manifest.
 const (
-	FormatVersion = 1
+	FormatVersion = 2
 	HashPolicy    = "fnv1a64-v1"
 	ManifestName  = "LAYOUT"
 	DefaultShards = 4
@@ -76,6 +110,8 @@ type Bugs struct {
 	ForkReadPastOffset bool
 	// SkipLayoutCheck opens a directory whatever its manifest says.
 	SkipLayoutCheck bool
+	// SkipValueChecksums reads values without checking their CRC.
+	SkipValueChecksums bool
 	// FixedTTL does not slide a TTL window on access.
 	FixedTTL bool
 	// KeepExpiredBytes leaves expired streams, and their bytes in the
@@ -140,7 +176,11 @@ func OpenWithBugs(o streams.Options, bugs Bugs) (*core.Store, error) {
 	if err := checkLayout(o.Dir, want, bugs.SkipLayoutCheck); err != nil {
 		return nil, err
 	}
-	b := &backend{group: group, bugs: bugs, producers: map[string]map[string]core.ProducerState{}}
+	closedAt, strict, err := checkCloseRecord(o.Dir, n)
+	if err != nil {
+		return nil, err
+	}
+	b := &backend{dir: o.Dir, group: group, bugs: bugs, producers: map[string]map[string]core.ProducerState{}}
 	var missing []string
 	for i := 0; i < n; i++ {
 		if _, err := os.Stat(filepath.Join(o.Dir, shardFile(i))); errors.Is(err, os.ErrNotExist) {
@@ -148,9 +188,9 @@ func OpenWithBugs(o streams.Options, bugs Bugs) (*core.Store, error) {
 		}
 	}
 	for i := 0; i < n; i++ {
-		db, err := openShard(filepath.Join(o.Dir, shardFile(i)))
+		db, err := openShard(filepath.Join(o.Dir, shardFile(i)), closedAt[i], strict)
 		if err != nil {
-			_ = b.Close()
+			_ = b.closeShards()
 			return nil, err
 		}
 		b.shards = append(b.shards, &shard{db: db})
@@ -160,16 +200,24 @@ func OpenWithBugs(o streams.Options, bugs Bugs) (*core.Store, error) {
 	if len(missing) > 0 && len(missing) < n && !bugs.SkipLayoutCheck {
 		used, err := b.holdsStreams()
 		if err == nil && used {
-			err = fmt.Errorf("%w: %s lost shard files %v", streams.ErrLayout, o.Dir, missing)
+			err = fmt.Errorf("%w: %w: %s lost shard files %v", streams.ErrLayout, streams.ErrCorrupt, o.Dir, missing)
 		}
 		if err != nil {
-			_ = b.Close()
+			_ = b.closeShards()
+			return nil, err
+		}
+	}
+	if strict {
+		// Every file checked out against the record; the store writes
+		// from here on (core.New may), so the record goes first.
+		if err := cleanclose.Remove(vfs.Default, o.Dir); err != nil {
+			_ = b.closeShards()
 			return nil, err
 		}
 	}
 	// bbolt syncs its file, not the directory entry naming a new one.
 	if err := durable.SyncDir(vfs.Default, o.Dir); err != nil {
-		_ = b.Close()
+		_ = b.closeShards()
 		return nil, err
 	}
 	s, err := core.New(b, core.Options{
@@ -178,10 +226,30 @@ func OpenWithBugs(o streams.Options, bugs Bugs) (*core.Store, error) {
 		Bugs: core.Bugs{NoTotalRollback: bugs.NoTotalRollback, ForkReadPastOffset: bugs.ForkReadPastOffset, FixedTTL: bugs.FixedTTL, KeepExpiredBytes: bugs.KeepExpiredBytes},
 	})
 	if err != nil {
-		_ = b.Close()
+		_ = b.closeShards()
 		return nil, err
 	}
 	return s, nil
+}
+
+// checkCloseRecord reads the record of the last clean close of dir, if
+// any, and checks the files' sizes against it; it returns, for each of the
+// n shards, the transaction it closed at (0 if unknown).
+func checkCloseRecord(dir string, n int) (closedAt []uint64, strict bool, err error) {
+	closedAt = make([]uint64, n)
+	rec, found, err := cleanclose.Check(vfs.Default, dir)
+	if errors.Is(err, cleanclose.ErrMismatch) {
+		return nil, true, fmt.Errorf("acid: %w: %w", streams.ErrCorrupt, err)
+	}
+	if err != nil || !found {
+		return closedAt, false, err
+	}
+	if len(rec.Extra) == 8*n {
+		for i := range closedAt {
+			closedAt[i] = binary.LittleEndian.Uint64(rec.Extra[8*i:])
+		}
+	}
+	return closedAt, true, nil
 }
 
 func shardFile(i int) string { return fmt.Sprintf("shard-%03d.db", i) }
@@ -198,7 +266,7 @@ func checkLayout(dir string, want Manifest, skip bool) error {
 			return fmt.Errorf("acid: list shards: %w", gerr)
 		}
 		if len(shards) > 0 && !skip {
-			return fmt.Errorf("%w: %s holds %d shard files but no %s", streams.ErrLayout, dir, len(shards), ManifestName)
+			return fmt.Errorf("%w: %w: %s holds %d shard files but no %s", streams.ErrLayout, streams.ErrCorrupt, dir, len(shards), ManifestName)
 		}
 		return writeManifest(dir, want)
 	case err != nil:
@@ -207,9 +275,9 @@ func checkLayout(dir string, want Manifest, skip bool) error {
 	if skip {
 		return nil
 	}
-	var got Manifest
-	if err := json.Unmarshal(raw, &got); err != nil {
-		return fmt.Errorf("%w: %s is not a layout manifest: %v", streams.ErrLayout, path, err)
+	got, err := decodeManifest(raw)
+	if err != nil {
+		return fmt.Errorf("%w: %w: %s %v", streams.ErrLayout, streams.ErrCorrupt, path, err)
 	}
 	if got != want {
 		return fmt.Errorf("%w: %s has format %d, %d shards, hash %q; opened with format %d, %d shards, hash %q",
@@ -219,8 +287,39 @@ func checkLayout(dir string, want Manifest, skip bool) error {
 	return nil
 }
 
+// manifestFile is the manifest as stored: its fields and the CRC-32C of
+// their JSON encoding.
+type manifestFile struct {
+	Manifest
+	Checksum uint32 `json:"checksum"`
+}
+
+func encodeManifest(m Manifest) ([]byte, error) {
+	body, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(manifestFile{Manifest: m, Checksum: crc32.Checksum(body, castagnoli)})
+}
+
+// decodeManifest reads a stored manifest and checks its checksum.
+func decodeManifest(raw []byte) (Manifest, error) {
+	var f manifestFile
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return Manifest{}, fmt.Errorf("is not a layout manifest: %v", err)
+	}
+	body, err := json.Marshal(f.Manifest)
+	if err != nil {
+		return Manifest{}, err
+	}
+	if sum := crc32.Checksum(body, castagnoli); sum != f.Checksum {
+		return Manifest{}, fmt.Errorf("fails its checksum (%08x, stored %08x)", sum, f.Checksum)
+	}
+	return f.Manifest, nil
+}
+
 func writeManifest(dir string, m Manifest) error {
-	raw, err := json.Marshal(m)
+	raw, err := encodeManifest(m)
 	if err != nil {
 		return fmt.Errorf("acid: encode manifest: %w", err)
 	}
@@ -245,24 +344,43 @@ func writeManifest(dir string, m Manifest) error {
 	return durable.SyncDir(vfs.Default, dir)
 }
 
-func openShard(path string) (*bolt.DB, error) {
-	// The freelist is not written at each commit (bbolt rebuilds it at
-	// open by scanning the file): a commit then writes fewer pages, which
-	// is most of its fsync's cost.
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout: 5 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType,
-	})
+// openShard checks the shard file at path, if there is one (closedAt is
+// the transaction it closed at, 0 if unknown), and opens it, creating its
+// buckets if it is new. A file that closed cleanly (strict) without its
+// buckets lost them.
+func openShard(path string, closedAt uint64, strict bool) (*bolt.DB, error) {
+	if _, err := os.Stat(path); err == nil {
+		if _, err := boltcheck.Check(path, closedAt); err != nil {
+			if errors.Is(err, boltcheck.ErrCorrupt) {
+				err = fmt.Errorf("%w: %w", streams.ErrCorrupt, err)
+			}
+			return nil, fmt.Errorf("acid: open shard %s: %w", path, err)
+		}
+	}
+	db, err := openBolt(path)
 	if err != nil {
 		return nil, fmt.Errorf("acid: open shard %s: %w", path, boltError(err))
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketStreams, bucketMessages} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
+	var missing bool
+	err = guard(func() error {
+		return db.View(func(tx *bolt.Tx) error {
+			missing = tx.Bucket(bucketStreams) == nil || tx.Bucket(bucketMessages) == nil
+			return nil
+		})
 	})
+	if err == nil && missing && strict {
+		err = fmt.Errorf("%w: the shard closed cleanly but lacks its buckets", streams.ErrCorrupt)
+	}
+	if err == nil && missing {
+		err = db.Update(func(tx *bolt.Tx) error {
+			for _, b := range [][]byte{bucketStreams, bucketMessages} {
+				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("acid: init shard %s: %w", path, boltError(err))
@@ -298,8 +416,36 @@ func boltError(err error) error {
 	return err
 }
 
+// openBolt opens a checked shard file. The free list is not written at
+// each commit (bbolt rebuilds it at open by scanning the file): a commit
+// then writes fewer pages, which is most of its fsync's cost.
+func openBolt(path string) (db *bolt.DB, err error) {
+	err = guard(func() error {
+		var oerr error
+		db, oerr = bolt.Open(path, 0o600, &bolt.Options{
+			Timeout: 5 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType,
+		})
+		return oerr
+	})
+	return db, err
+}
+
+// guard runs fn, turning a panic of bbolt's in this goroutine, or a fault
+// on its mapping, into an error wrapping streams.ErrCorrupt: bbolt asserts
+// its page invariants with panics.
+func guard(fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: bbolt: %v", streams.ErrCorrupt, r)
+		}
+	}()
+	return fn()
+}
+
 // backend is core.Backend over the shards.
 type backend struct {
+	dir    string
 	shards []*shard
 	group  bool
 	bugs   Bugs
@@ -312,11 +458,15 @@ func (b *backend) Shards() int             { return len(b.shards) }
 func (b *backend) ShardOf(name string) int { return ShardOf(name, len(b.shards)) }
 
 func (b *backend) Update(i int, fn func(core.Tx) error) error {
-	return boltError(b.shards[i].db.Update(func(btx *bolt.Tx) error { return fn(&tx{b: b, tx: btx}) }))
+	return boltError(guard(func() error {
+		return b.shards[i].db.Update(func(btx *bolt.Tx) error { return fn(&tx{b: b, tx: btx}) })
+	}))
 }
 
 func (b *backend) View(i int, fn func(core.Tx) error) error {
-	return boltError(b.shards[i].db.View(func(btx *bolt.Tx) error { return fn(&tx{b: b, tx: btx}) }))
+	return boltError(guard(func() error {
+		return b.shards[i].db.View(func(btx *bolt.Tx) error { return fn(&tx{b: b, tx: btx}) })
+	}))
 }
 
 func (b *backend) Append(i int, fn func(core.Tx) error) error {
@@ -330,10 +480,12 @@ func (b *backend) Append(i int, fn func(core.Tx) error) error {
 func (b *backend) holdsStreams() (bool, error) {
 	for _, s := range b.shards {
 		used := false
-		err := s.db.View(func(tx *bolt.Tx) error {
-			k, _ := tx.Bucket(bucketStreams).Cursor().First()
-			used = k != nil
-			return nil
+		err := guard(func() error {
+			return s.db.View(func(tx *bolt.Tx) error {
+				k, _ := tx.Bucket(bucketStreams).Cursor().First()
+				used = k != nil
+				return nil
+			})
 		})
 		if err != nil || used {
 			return used, err
@@ -342,13 +494,42 @@ func (b *backend) holdsStreams() (bool, error) {
 	return false, nil
 }
 
+// Close closes the shards and leaves the record of a clean close: the size
+// of every shard file and the transaction each closed at.
 func (b *backend) Close() error {
+	txids := make([]byte, 0, 8*len(b.shards))
+	var err error
+	for _, s := range b.shards {
+		var txid uint64
+		if verr := guard(func() error {
+			return s.db.View(func(tx *bolt.Tx) error { txid = uint64(tx.ID()); return nil })
+		}); err == nil {
+			err = verr
+		}
+		txids = binary.LittleEndian.AppendUint64(txids, txid)
+	}
+	if cerr := b.closeShards(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	files, err := cleanclose.Snapshot(vfs.Default, b.dir, func(rel string) bool { return !strings.HasPrefix(rel, "shard-") })
+	if err != nil {
+		return err
+	}
+	return cleanclose.Write(vfs.Default, b.dir, cleanclose.Record{Files: files, Extra: txids})
+}
+
+// closeShards closes the shard files.
+func (b *backend) closeShards() error {
 	var err error
 	for _, s := range b.shards {
 		if cerr := s.db.Close(); err == nil {
 			err = cerr
 		}
 	}
+	b.shards = nil
 	return err
 }
 
@@ -366,9 +547,13 @@ func msgKey(at streams.Offset) []byte {
 }
 
 func (t *tx) Meta(name string) (*core.Meta, error) {
-	raw := t.tx.Bucket(bucketStreams).Get([]byte(name))
-	if raw == nil {
+	sealed := t.tx.Bucket(bucketStreams).Get([]byte(name))
+	if sealed == nil {
 		return nil, nil
+	}
+	raw, err := t.unseal(tagMeta, name, nil, sealed)
+	if err != nil {
+		return nil, err
 	}
 	m := &core.Meta{}
 	if err := json.Unmarshal(raw, m); err != nil {
@@ -399,7 +584,7 @@ func (t *tx) PutMeta(name string, m *core.Meta) error {
 	if err != nil {
 		return fmt.Errorf("acid: encode stream %q: %w", name, err)
 	}
-	return t.tx.Bucket(bucketStreams).Put([]byte(name), raw)
+	return t.tx.Bucket(bucketStreams).Put([]byte(name), seal(tagMeta, name, nil, raw))
 }
 
 func (t *tx) Delete(name string) error {
@@ -418,27 +603,111 @@ func (t *tx) PutMsg(name string, at streams.Offset, data []byte) error {
 	if err != nil {
 		return err
 	}
-	return mb.Put(msgKey(at), data)
+	k := msgKey(at)
+	return mb.Put(k, seal(tagMsg, name, k, data))
 }
 
 func (t *tx) Msgs(name string, from streams.Offset, upTo *streams.Offset) ([]streams.Message, error) {
-	mb := t.tx.Bucket(bucketMessages).Bucket([]byte(name))
-	if mb == nil {
-		return nil, nil
-	}
 	var out []streams.Message
-	c := mb.Cursor()
-	for k, v := c.Seek(msgKey(from)); k != nil; k, v = c.Next() {
-		if len(k) != 16 {
-			return nil, fmt.Errorf("%w: acid: %s: stream %q has a malformed message key %x", streams.ErrCorrupt, t.tx.DB().Path(), name, k)
+	if mb := t.tx.Bucket(bucketMessages).Bucket([]byte(name)); mb != nil {
+		c := mb.Cursor()
+		for k, v := c.Seek(msgKey(from)); k != nil; k, v = c.Next() {
+			if len(k) != 16 {
+				return nil, fmt.Errorf("%w: acid: %s: stream %q has a malformed message key %x", streams.ErrCorrupt, t.tx.DB().Path(), name, k)
+			}
+			at := streams.Offset{ReadSeq: binary.BigEndian.Uint64(k), ByteOffset: binary.BigEndian.Uint64(k[8:])}
+			if upTo != nil && at.Compare(*upTo) >= 0 {
+				break
+			}
+			data, err := t.unseal(tagMsg, name, k, v)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, streams.Message{Offset: at, Data: bytes.Clone(data)})
 		}
-		at := streams.Offset{ReadSeq: binary.BigEndian.Uint64(k), ByteOffset: binary.BigEndian.Uint64(k[8:])}
-		if upTo != nil && at.Compare(*upTo) >= 0 {
-			break
-		}
-		out = append(out, streams.Message{Offset: at, Data: append([]byte(nil), v...)})
+	}
+	if err := t.checkRun(name, from, upTo, out); err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// checkRun checks that msgs, read from from up to upTo (or the tail), follow
+// one another with no gap, start where they must when from is a known
+// boundary (the start of a stream, or a fork's own start), and end at the
+// bound: a message lost from a damaged page would otherwise go unnoticed.
+func (t *tx) checkRun(name string, from streams.Offset, upTo *streams.Offset, msgs []streams.Message) error {
+	m, err := t.Meta(name)
+	if err != nil || m == nil {
+		return err
+	}
+	end := m.Tail
+	if upTo != nil && upTo.Compare(end) < 0 {
+		end = *upTo
+	}
+	first := streams.Start
+	if m.ForkOf != "" {
+		first = m.ForkOffset
+	}
+	next := from
+	if len(msgs) > 0 {
+		next = msgs[0].Offset
+		if from == first && next != first {
+			return fmt.Errorf("acid: %w: stream %q starts at %v, its first message is at %v", streams.ErrCorrupt, name, first, next)
+		}
+	}
+	for _, msg := range msgs {
+		if msg.Offset != next {
+			return fmt.Errorf("acid: %w: stream %q has a message at %v where %v was due", streams.ErrCorrupt, name, msg.Offset, next)
+		}
+		next = streams.Offset{ReadSeq: next.ReadSeq + 1, ByteOffset: next.ByteOffset + uint64(len(msg.Data))}
+	}
+	if next.Compare(end) < 0 && (len(msgs) > 0 || from == first) {
+		return fmt.Errorf("acid: %w: stream %q ends at %v, its messages at %v", streams.ErrCorrupt, name, end, next)
+	}
+	return nil
+}
+
+// Value tags: a value's checksum covers its kind.
+const (
+	tagMeta = 'm'
+	tagMsg  = 'd'
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// valueSum is the CRC-32C of the tag, the stream's name, the key and the
+// data.
+func valueSum(tag byte, name string, key, data []byte) uint32 {
+	h := crc32.New(castagnoli)
+	_, _ = h.Write([]byte{tag})
+	_, _ = h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(name))))
+	_, _ = h.Write([]byte(name))
+	_, _ = h.Write(key)
+	_, _ = h.Write(data)
+	return h.Sum32()
+}
+
+// seal returns the stored form of data: its checksum, then the data.
+func seal(tag byte, name string, key, data []byte) []byte {
+	out := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(data)), valueSum(tag, name, key, data))
+	return append(out, data...)
+}
+
+// unseal checks a stored value and returns its data, a sub-slice of v.
+func (t *tx) unseal(tag byte, name string, key, v []byte) ([]byte, error) {
+	if len(v) < 4 {
+		return nil, fmt.Errorf("acid: %w: stream %q: a value of %d bytes", streams.ErrCorrupt, name, len(v))
+	}
+	data := v[4:]
+	if !t.b.bugs.SkipValueChecksums && valueSum(tag, name, key, data) != binary.BigEndian.Uint32(v) {
+		what := "record"
+		if tag == tagMsg {
+			what = fmt.Sprintf("message at key %x", key)
+		}
+		return nil, fmt.Errorf("acid: %w: stream %q: the %s fails its checksum", streams.ErrCorrupt, name, what)
+	}
+	return data, nil
 }
 
 func (t *tx) ForEach(fn func(string, *core.Meta) error) error {

@@ -13,6 +13,7 @@ import (
 	"github.com/ordeal-dev/ordeal/engines/streams"
 	"github.com/ordeal-dev/ordeal/engines/streams/acid"
 	"github.com/ordeal-dev/ordeal/engines/streams/streamstest"
+	"github.com/ordeal-dev/ordeal/internal/cleanclose"
 )
 
 func harness(bugs acid.Bugs, params map[string]string) streamstest.Harness {
@@ -45,6 +46,7 @@ func TestPlantedBugsAreCaught(t *testing.T) {
 		{"total bytes not rolled back", acid.Bugs{NoTotalRollback: true}, []string{"limits/total", "limits/stream"}},
 		{"fork read past the fork offset", acid.Bugs{ForkReadPastOffset: true}, []string{"fork/read", "fork/chain"}},
 		{"layout manifest not validated", acid.Bugs{SkipLayoutCheck: true}, []string{"layout/mismatch"}},
+		{"value checksums not checked", acid.Bugs{SkipValueChecksums: true}, []string{"durability/corruption"}},
 		{"ttl window does not slide", acid.Bugs{FixedTTL: true}, []string{"expiry/sliding"}},
 		{"expired bytes kept until a restart", acid.Bugs{KeepExpiredBytes: true}, []string{"expiry/frees-bytes"}},
 	} {
@@ -119,7 +121,7 @@ func TestLayoutManifest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `{"format_version":1,"shard_count":2,"hash_policy":"fnv1a64-v1"}`; string(raw) != want {
+	if want := `{"format_version":2,"shard_count":2,"hash_policy":"fnv1a64-v1","checksum":969159178}`; string(raw) != want {
 		t.Errorf("manifest %s, want %s", raw, want)
 	}
 	if _, err := os.Stat(filepath.Join(dir, acid.ManifestName+".tmp")); !os.IsNotExist(err) {
@@ -190,7 +192,10 @@ func TestLostShardFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	// An empty store may lose a shard file (a crash before its name was
-	// synced): it is made again.
+	// synced): it is made again. A crash leaves no record of a clean close.
+	if err := cleanclose.Remove(vfs.Default, dir); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Remove(filepath.Join(dir, "shard-001.db")); err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +213,15 @@ func TestLostShardFile(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "shard-001.db")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := acid.Open(o); !errors.Is(err, streams.ErrLayout) || !strings.Contains(err.Error(), "shard-001.db") {
-		t.Errorf("reopen of a used store missing a shard: %v, want ErrLayout naming it", err)
+	// After a clean close the record names the file.
+	if _, err := acid.Open(o); !errors.Is(err, streams.ErrCorrupt) || !strings.Contains(err.Error(), "shard-001.db") {
+		t.Errorf("reopen of a used store missing a shard after a clean close: %v, want ErrCorrupt naming it", err)
+	}
+	// Without it, the layout does.
+	if err := cleanclose.Remove(vfs.Default, dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := acid.Open(o); !errors.Is(err, streams.ErrLayout) || !errors.Is(err, streams.ErrCorrupt) || !strings.Contains(err.Error(), "shard-001.db") {
+		t.Errorf("reopen of a used store missing a shard: %v, want ErrLayout and ErrCorrupt naming it", err)
 	}
 }

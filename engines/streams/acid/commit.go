@@ -86,10 +86,27 @@ func (s *shard) append(b *backend, fn func(core.Tx) error) error {
 // transaction back and runs each request alone.
 func (s *shard) commit(b *backend, batch []*request) {
 	if len(batch) == 1 {
-		batch[0].err = s.db.Update(func(btx *bolt.Tx) error { return batch[0].fn(&tx{b: b, tx: btx}) })
+		batch[0].err = guard(func() error {
+			return s.db.Update(func(btx *bolt.Tx) error { return batch[0].fn(&tx{b: b, tx: btx}) })
+		})
 		return
 	}
-	err := s.db.Update(func(btx *bolt.Tx) error {
+	err := guard(func() error {
+		return s.update(b, batch)
+	})
+	if err == nil {
+		return
+	}
+	for _, q := range batch {
+		q.err = guard(func() error {
+			return s.db.Update(func(btx *bolt.Tx) error { return q.fn(&tx{b: b, tx: btx}) })
+		})
+	}
+}
+
+// update runs every request of batch in one transaction.
+func (s *shard) update(b *backend, batch []*request) error {
+	return s.db.Update(func(btx *bolt.Tx) error {
 		t := &tx{b: b, tx: btx}
 		for _, q := range batch {
 			q.err = q.fn(t)
@@ -100,10 +117,4 @@ func (s *shard) commit(b *backend, batch []*request) {
 		}
 		return nil
 	})
-	if err == nil {
-		return
-	}
-	for _, q := range batch {
-		q.err = s.db.Update(func(btx *bolt.Tx) error { return q.fn(&tx{b: b, tx: btx}) })
-	}
 }

@@ -15,7 +15,7 @@ import (
 // group commit, some refused by the rules and some failing in storage, and
 // checks that every other append committed and each got its own result.
 func TestGroupCommitIsolatesFailures(t *testing.T) {
-	db, err := openShard(filepath.Join(t.TempDir(), "shard.db"))
+	db, err := openShard(filepath.Join(t.TempDir(), "shard.db"), 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}

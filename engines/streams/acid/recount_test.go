@@ -5,34 +5,43 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ordeal-dev/ordeal/engines/streams"
 	"github.com/ordeal-dev/ordeal/engines/streams/internal/core"
+	"github.com/ordeal-dev/ordeal/internal/cleanclose"
 )
 
 // editMeta rewrites the record of name in a closed store, as a crash
-// between the transactions of a fork or a cascade can leave it.
+// between the transactions of a fork or a cascade can leave it: with no
+// record of a clean close.
 func editMeta(t *testing.T, dir, name string, edit func(*core.Meta)) {
 	t.Helper()
+	if err := cleanclose.Remove(vfs.Default, dir); err != nil {
+		t.Fatal(err)
+	}
 	path := dir + "/" + shardFile(ShardOf(name, 1))
 	db, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	err = db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketStreams)
-		m := &core.Meta{}
-		if err := json.Unmarshal(b.Get([]byte(name)), m); err != nil {
-			return err
-		}
-		edit(m)
-		raw, err := json.Marshal(m)
+	err = db.Update(func(btx *bolt.Tx) error {
+		b := btx.Bucket(bucketStreams)
+		raw, err := (&tx{b: &backend{}}).unseal(tagMeta, name, nil, b.Get([]byte(name)))
 		if err != nil {
 			return err
 		}
-		return b.Put([]byte(name), raw)
+		m := &core.Meta{}
+		if err := json.Unmarshal(raw, m); err != nil {
+			return err
+		}
+		edit(m)
+		if raw, err = json.Marshal(m); err != nil {
+			return err
+		}
+		return b.Put([]byte(name), seal(tagMeta, name, nil, raw))
 	})
 	if err != nil {
 		t.Fatal(err)

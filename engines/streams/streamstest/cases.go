@@ -32,6 +32,7 @@ var cases = []Case{
 	{"append/concurrent", appendConcurrent},
 	{"durability/reopen", durabilityReopen},
 	{"layout/mismatch", layoutMismatch},
+	{"durability/corruption", corruption},
 }
 
 func offsetsParse(t testing.TB, h Harness) {

@@ -13,8 +13,13 @@
 // forks (reads that stop at the fork offset,
 // chains three deep, tombstones, cascading deletes), both byte limits with
 // their rollback after every kind of refused append, concurrent appenders,
-// and, as the Capabilities declare, durability across a reopen and the
-// validation of the data directory's layout.
+// and, as the Capabilities declare, durability across a reopen, the
+// validation of the data directory's layout, and damaged files:
+// durability/corruption writes a history, closes the store cleanly,
+// damages one file with a faults.Corruption, reopens the store in a child
+// process and reads everything back; it must answer streams.ErrCorrupt or
+// correct data, never other bytes, messages lost, a deleted stream back, a
+// crash or a hang (package internal/corruptcase).
 //
 // Power loss is not simulated here: the acid store writes through bbolt's
 // mmap, which an in-process vfs cannot crash; that needs faults/lazyfs and
@@ -48,6 +53,10 @@ type Harness struct {
 	// Params: opening a directory made with Params with them must fail with
 	// streams.ErrLayout.
 	MismatchParams map[string]string
+	// MetaFiles lists the patterns (path.Match, separated by '|') of the
+	// files that hold the store's metadata, which the corruption case
+	// damages in their first 8 KiB; empty means DefaultMetaFiles.
+	MetaFiles string
 	// KnownDifferences maps a case name to why the implementation cannot
 	// meet it (a store reached through a protocol that does not carry
 	// what the case checks). Those cases still run and must fail; one that

@@ -14,7 +14,20 @@
 // the torn tail of an append a crash interrupted: it is cut off (by
 // rewriting the log). A damaged frame followed by a valid one is
 // corruption of acknowledged data and fails the open with an error
-// wrapping tiered.ErrCorrupt.
+// wrapping tiered.ErrCorrupt, and so does a log whose records, checking
+// out, do not replay (an illegal transition).
+//
+// # Clean close
+//
+// Close, unless the manager failed, leaves the record of a clean close
+// (package internal/cleanclose): the log's size. Open reads it first: a
+// log cut, grown or deleted since fails with tiered.ErrCorrupt, and, as
+// nothing was in flight, so does a damaged frame at its end. Without this a
+// log cut short would replay to an older state, with segments lost and
+// deleted ones back as COPY_SEGMENT_FINISHED naming remote data already
+// gone. The record goes once the log has replayed, before anything is
+// written. After a crash there is no record: a torn tail is cut, and so is
+// damage that looks like one, or a cut at a frame boundary.
 //
 // # Compaction
 //
@@ -45,6 +58,7 @@ import (
 	"github.com/ordeal-dev/ordeal/engines/tiered"
 	"github.com/ordeal-dev/ordeal/engines/tiered/internal/metacache"
 	"github.com/ordeal-dev/ordeal/faults"
+	"github.com/ordeal-dev/ordeal/internal/cleanclose"
 )
 
 func init() {
@@ -149,6 +163,13 @@ func (j *journal) open(c *metacache.Cache, b Bugs) error {
 	if err := j.fs.Remove(j.path(tmpName)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("durable: remove %s: %w", tmpName, err)
 	}
+	_, strict, err := cleanclose.Check(j.fs, j.dir)
+	if errors.Is(err, cleanclose.ErrMismatch) {
+		return fmt.Errorf("durable: %w: %w", tiered.ErrCorrupt, err)
+	}
+	if err != nil {
+		return fmt.Errorf("durable: %w", err)
+	}
 	data, err := j.read()
 	if err != nil {
 		return err
@@ -157,12 +178,22 @@ func (j *journal) open(c *metacache.Cache, b Bugs) error {
 	if err != nil {
 		return err
 	}
+	if strict && end < int64(len(data)) {
+		return fmt.Errorf("%w: %s: damaged frame at byte %d, in a log closed cleanly, whose every frame was synced", tiered.ErrCorrupt, logName, end)
+	}
 	if b.DropLastRecord && len(recs) > 0 {
 		recs = recs[:len(recs)-1]
 	}
 	for i, r := range recs {
 		if err := c.Replay(r); err != nil {
-			return fmt.Errorf("durable: record %d of %s: %w", i, logName, err)
+			// A record that checks out but does not follow from those
+			// before it: the log is not the one written.
+			return fmt.Errorf("durable: %w: record %d of %s: %w", tiered.ErrCorrupt, i, logName, err)
+		}
+	}
+	if strict {
+		if err := cleanclose.Remove(j.fs, j.dir); err != nil {
+			return fmt.Errorf("durable: %w", err)
 		}
 	}
 	if data == nil || end < int64(len(data)) {
@@ -328,14 +359,25 @@ func (j *journal) compact(c *metacache.Cache) (err error) {
 	return nil
 }
 
-// Close implements metacache.Journal.
+// Close implements metacache.Journal. Unless the journal failed, it leaves
+// the record of a clean close: the log's size.
 func (j *journal) Close() error {
 	if j.f == nil {
 		return nil
 	}
 	err := j.f.Close()
 	j.f = nil
-	return err
+	if err != nil || j.failed != nil {
+		return err
+	}
+	files, err := cleanclose.Snapshot(j.fs, j.dir, func(rel string) bool { return rel != logName })
+	if err == nil {
+		err = cleanclose.Write(j.fs, j.dir, cleanclose.Record{Files: files})
+	}
+	if err != nil {
+		return fmt.Errorf("durable: %w", err)
+	}
+	return nil
 }
 
 func syncDir(fs vfs.FS, dir string) error {

@@ -12,6 +12,7 @@ import (
 	"github.com/ordeal-dev/ordeal/engines/tiered"
 	"github.com/ordeal-dev/ordeal/engines/tiered/tieredtest"
 	"github.com/ordeal-dev/ordeal/faults"
+	"github.com/ordeal-dev/ordeal/internal/cleanclose"
 )
 
 var tp = tiered.TopicIDPartition{TopicID: tiered.UUID{1}, Topic: "t", Partition: 0}
@@ -120,6 +121,10 @@ func TestTornTailIsCut(t *testing.T) {
 	good := logBytes(t, fs)
 	extra := frame(recordForTest())
 	for cut := 1; cut < len(extra); cut += 3 {
+		// What a crash leaves: no record of a clean close.
+		if err := cleanclose.Remove(fs, "/rlmm"); err != nil {
+			t.Fatal(err)
+		}
 		setLog(t, fs, append(bytes.Clone(good), extra[:cut]...))
 		m := open(t, fs, nil)
 		if got := dump(t, m); !sameDump(got, want) {
@@ -251,5 +256,64 @@ func TestBadParams(t *testing.T) {
 	}
 	if _, err := Open(tiered.Options{FS: vfs.NewMem()}); !errors.Is(err, tiered.ErrBadOption) {
 		t.Errorf("no directory: %v", err)
+	}
+}
+
+// TestCleanCloseDamageIsCorrupt: a log cut short replayed to an older
+// state, with segments lost and deleted ones back as COPY_SEGMENT_FINISHED
+// naming remote data already gone; a damaged last frame read as a torn
+// tail; a deleted log as a new manager. After a clean close each is
+// tiered.ErrCorrupt, at every open.
+func TestCleanCloseDamageIsCorrupt(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		damage func(b []byte) []byte
+	}{
+		{"cut in half", func(b []byte) []byte { return b[:len(b)/2] }},
+		{"last frame cut off", func(b []byte) []byte {
+			_, end, _ := scan(b)
+			pos := int64(0)
+			for pos < end {
+				p, _ := frameAt(b, pos)
+				if pos+frameHead+int64(len(p)) == end {
+					break
+				}
+				pos += frameHead + int64(len(p))
+			}
+			return b[:pos]
+		}},
+		{"last frame flipped", func(b []byte) []byte {
+			b[len(b)-2] ^= 0x08
+			return b
+		}},
+		{"deleted", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := vfs.NewMem()
+			m := open(t, fs, nil)
+			fill(t, m, 0, 30)
+			if err := m.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if tc.damage == nil {
+				if err := fs.Remove("/rlmm/" + logName); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				setLog(t, fs, tc.damage(logBytes(t, fs)))
+			}
+			for attempt := 1; attempt <= 2; attempt++ {
+				m, err := Open(tiered.Options{Dir: "/rlmm", FS: fs})
+				if err == nil {
+					_ = m.OnPartitionLeadershipChanges([]tiered.TopicIDPartition{tp}, nil)
+					n := len(dump(t, m))
+					_ = m.Close()
+					t.Fatalf("open %d: no error, %d segments listed; want ErrCorrupt", attempt, n)
+				}
+				if !errors.Is(err, tiered.ErrCorrupt) {
+					t.Fatalf("open %d: %v; want ErrCorrupt", attempt, err)
+				}
+			}
+		})
 	}
 }

@@ -9,9 +9,19 @@
 // leaves either no segment or a complete one, and a failed copy removes
 // whatever the segment had. Each segment file starts with a header that
 // records, for every part, its position, length and CRC-32C, and the
-// header's own CRC; FetchIndex checks the index's CRC, FetchLogSegment
-// checks the header and the file's length (it streams the log data, so it
-// cannot check its CRC before returning).
+// header's own CRC. FetchIndex checks the index's CRC; FetchLogSegment
+// checks the header and the file's length, and reads the whole log data
+// once to check its CRC before it returns the reader of the range asked
+// for, so that a damaged segment is tiered.ErrCorrupt and no byte of it is
+// served (the check costs one more read of the log data per fetch).
+//
+// Close leaves the record of a clean close (package internal/cleanclose):
+// the size of every segment file. Open checks it: a segment file deleted,
+// cut or grown since fails the open with tiered.ErrCorrupt, where a deleted
+// one would otherwise be a segment never copied (ErrRemoteResourceNotFound)
+// while the metadata names it finished. After a crash there is no record,
+// and a deleted segment file is not told from one never copied; damage
+// inside one is caught by its checksums.
 package localfs
 
 import (
@@ -29,6 +39,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/ordeal-dev/ordeal/engines/tiered"
+	"github.com/ordeal-dev/ordeal/internal/cleanclose"
 )
 
 func init() {
@@ -46,6 +57,8 @@ type Bugs struct {
 	// RequireProducerSnapshot refuses segment data without a producer
 	// snapshot index, which is optional.
 	RequireProducerSnapshot bool
+	// SkipLogChecksum serves the log data without checking its CRC.
+	SkipLogChecksum bool
 }
 
 // Storage is a RemoteStorageManager over a directory.
@@ -79,6 +92,13 @@ func OpenWithBugs(o tiered.Options, b Bugs) (*Storage, error) {
 	if err := s.fs.MkdirAll(s.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("localfs: create %s: %w", s.dir, err)
 	}
+	_, clean, err := cleanclose.Check(s.fs, s.dir)
+	if errors.Is(err, cleanclose.ErrMismatch) {
+		return nil, fmt.Errorf("localfs: %w: %w", tiered.ErrCorrupt, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("localfs: %w", err)
+	}
 	if err := syncDir(s.fs, s.fs.PathDir(s.dir)); err != nil {
 		return nil, err
 	}
@@ -111,6 +131,11 @@ func OpenWithBugs(o tiered.Options, b Bugs) (*Storage, error) {
 	// Every partition directory listed now has a durable entry.
 	if err := syncDir(s.fs, s.dir); err != nil {
 		return nil, err
+	}
+	if clean {
+		if err := cleanclose.Remove(s.fs, s.dir); err != nil {
+			return nil, fmt.Errorf("localfs: %w", err)
+		}
 	}
 	return s, nil
 }
@@ -419,8 +444,29 @@ func (s *Storage) FetchLogSegment(m tiered.RemoteLogSegmentMetadata, start, end 
 		f.Close()
 		return nil, fmt.Errorf("%w: start %d past the segment's %d bytes", tiered.ErrInvalidArgument, start, p.len)
 	}
+	if !s.bugs.SkipLogChecksum {
+		if err := checkPart(f, p); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("segment %s: log data: %w", m.ID, err)
+		}
+	}
 	n := min(end, p.len-1) - start + 1
 	return sectionReader{io.NewSectionReader(f, p.off+start, max(n, 0)), f}, nil
+}
+
+// checkPart reads part p of f through its CRC-32C.
+func checkPart(f vfs.File, p partInfo) error {
+	h := crc32.New(castagnoli)
+	if n, err := io.Copy(h, io.NewSectionReader(f, p.off, p.len)); err != nil || n != p.len {
+		if err == nil {
+			return fmt.Errorf("%w: %d of %d bytes", tiered.ErrCorrupt, n, p.len)
+		}
+		return fmt.Errorf("localfs: read: %w", err)
+	}
+	if h.Sum32() != p.crc {
+		return fmt.Errorf("%w: checksum %08x, recorded %08x", tiered.ErrCorrupt, h.Sum32(), p.crc)
+	}
+	return nil
 }
 
 func (s *Storage) FetchIndex(m tiered.RemoteLogSegmentMetadata, t tiered.IndexType) (io.ReadCloser, error) {
@@ -468,9 +514,17 @@ func (s *Storage) Capabilities() tiered.Capabilities {
 	return tiered.Capabilities{Persistent: true, SyncOnWrite: true, UsesFS: true}
 }
 
+// Close leaves the record of a clean close.
 func (s *Storage) Close() error {
 	if s.closed.Swap(true) {
 		return tiered.ErrClosed
+	}
+	files, err := cleanclose.Snapshot(s.fs, s.dir, func(rel string) bool { return strings.Contains(rel, tmpMark) })
+	if err == nil {
+		err = cleanclose.Write(s.fs, s.dir, cleanclose.Record{Files: files})
+	}
+	if err != nil {
+		return fmt.Errorf("localfs: %w", err)
 	}
 	return nil
 }

@@ -135,3 +135,70 @@ func TestRequireProducerSnapshotIsCaught(t *testing.T) {
 		t.Errorf("case rsm/missing-producer-snapshot did not catch a copy that requires a producer snapshot index; failures: %v", fails)
 	}
 }
+
+// TestFetchChecksLogData: a flipped byte of the log data was served as
+// it was, whole or in a range; FetchLogSegment now checks the data's CRC
+// first.
+func TestFetchChecksLogData(t *testing.T) {
+	s, fs, path := setup(t)
+	f, err := fs.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[headerSize+3] ^= 0x01 // inside the log data, the first part
+	writeFile(t, fs, path, data)
+	for _, r := range [][2]int64{{0, tiered.ToEnd}, {5, 8}, {0, 2}} {
+		rc, err := s.FetchLogSegment(testMeta, r[0], r[1])
+		if err == nil {
+			got, _ := io.ReadAll(rc)
+			rc.Close()
+			t.Fatalf("fetch of bytes %d..%d of damaged log data: no error, %q", r[0], r[1], got)
+		}
+		if !errors.Is(err, tiered.ErrCorrupt) {
+			t.Fatalf("fetch of bytes %d..%d of damaged log data: %v; want ErrCorrupt", r[0], r[1], err)
+		}
+	}
+}
+
+// TestDeletedSegmentAfterCleanClose: a segment file deleted while the
+// storage was closed was a segment never copied; after a clean close it is
+// ErrCorrupt at open.
+func TestDeletedSegmentAfterCleanClose(t *testing.T) {
+	s, fs, path := setup(t)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	for attempt := 1; attempt <= 2; attempt++ {
+		s, err := Open(tiered.Options{Dir: "/remote", FS: fs})
+		if err == nil {
+			_, ferr := s.FetchLogSegment(testMeta, 0, tiered.ToEnd)
+			_ = s.Close()
+			t.Fatalf("open %d: no error; the fetch says %v; want ErrCorrupt at open", attempt, ferr)
+		}
+		if !errors.Is(err, tiered.ErrCorrupt) {
+			t.Fatalf("open %d: %v; want ErrCorrupt", attempt, err)
+		}
+	}
+}
+
+// TestSkipLogChecksumCaught: the suite's corruption case catches the
+// planted defect that serves the log data unchecked.
+func TestSkipLogChecksumCaught(t *testing.T) {
+	fails := tieredtest.Failures(tieredtest.Harness{
+		Name: "localfs/skip-log-checksum",
+		OpenRSM: func(o tiered.Options) (tiered.RemoteStorageManager, error) {
+			return OpenWithBugs(o, Bugs{SkipLogChecksum: true})
+		},
+	})
+	if _, ok := fails["rsm/corruption"]; !ok {
+		t.Fatalf("rsm/corruption did not catch the defect; failures: %v", fails)
+	}
+}

@@ -31,6 +31,7 @@ var rlmmCases = []Case{
 	{"rlmm/power-loss", testRLMMPowerLoss},
 	{"rlmm/sync-failure", testRLMMSyncFailure},
 	{"rlmm/crash-at-each-sync", testRLMMCrashAtEachSync},
+	{"rlmm/corruption", testRLMMCorruption},
 }
 
 // segmentTransitions is Kafka's isValidTransition written out: from the

@@ -31,6 +31,7 @@ var rsmCases = []Case{
 	{"rsm/power-loss", testRSMPowerLoss},
 	{"rsm/sync-failure", testRSMSyncFailure},
 	{"rsm/crash-during-copy", testRSMCrashDuringCopy},
+	{"rsm/corruption", testRSMCorruption},
 }
 
 // content is what one copy of a segment holds; a nil producer snapshot or

@@ -17,7 +17,12 @@
 // producer snapshot index, idempotent copy and delete, and the same durability, with a power loss
 // before each sync of a copy. When a harness gives both, a joint case
 // checks that a segment recorded as finished can be fetched after a power
-// loss.
+// loss. rlmm/corruption and rsm/corruption write a history to a directory
+// of the operating system's, close cleanly, damage one file with a
+// faults.Corruption, reopen in a child process and read everything back:
+// the answer must be tiered.ErrCorrupt or correct data, never a segment
+// lost or back at an earlier state, deleted data back, other bytes, a
+// crash or a hang (package internal/corruptcase).
 //
 // Failures runs the same cases on an implementation and reports which ones
 // failed instead of failing the test: it is how tests prove that planted
@@ -46,6 +51,10 @@ type Harness struct {
 	// Options.Params.
 	RSMParams  map[string]string
 	RLMMParams map[string]string
+	// MetaFiles lists the patterns (path.Match, separated by '|') of the
+	// files that hold metadata, which the corruption cases damage in their
+	// first 8 KiB; empty means DefaultMetaFiles.
+	MetaFiles string
 }
 
 // Case is one check of the suite. Its name is stable: Failures and the

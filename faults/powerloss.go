@@ -79,10 +79,23 @@ func (d *Disk) Mem() *vfs.MemFS { return d.mem }
 // done. The engine on d can only be closed or abandoned. d's content is
 // left as it was, and PowerLoss may be called on it again to draw another
 // outcome of the same cut.
+//
+// A seed gives one outcome when d's FS holds the unsynced data (its
+// injector may fail a sync, as a Slot's does): pebble's CrashClone walks
+// directories in map order while it draws, so the unsynced directory
+// entries are then kept or lost all together, by one draw, and the held
+// data block by block in the order of the files' names.
 func (d *Disk) PowerLoss(seed uint64, unsyncedPercent int, inj Injector) (*Disk, error) {
 	d.fs.off.Store(true)
 	rng := newRand(seed)
-	clone, err := powerLoss(d.mem, rng, unsyncedPercent)
+	entries := unsyncedPercent
+	if d.fs.hold && entries > 0 && entries < 100 {
+		entries = 0
+		if rng.IntN(100) < unsyncedPercent {
+			entries = 100
+		}
+	}
+	clone, err := powerLoss(d.mem, rng, entries)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"hash/fnv"
 	"image/color"
 	"maps"
 	"math"
@@ -13,7 +14,6 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
@@ -25,6 +25,8 @@ import (
 
 // Chart is one rendered figure.
 type Chart struct {
+	// Family is the engine family the chart belongs to ("" for none).
+	Family  string
 	Name    string // file name without extension
 	Title   string
 	Caption string
@@ -32,23 +34,37 @@ type Chart struct {
 	SVG     []byte
 }
 
-// palette gives each engine the same color in every chart.
-type palette map[string]color.Color
+// palette gives each engine the same color in every chart and every run:
+// a color per engine name (memory is the same green in every family, the
+// baselines grey), distinct within each family; an engine it does not
+// know gets one of the spare colors by a hash of its name.
+type palette struct{}
 
-func newPalette(engines []string) palette {
-	p := palette{}
-	for i, e := range slices.Sorted(slices.Values(engines)) {
-		p[e] = plotutil.Color(i)
-	}
-	return p
+var engineColors = map[string]color.RGBA{
+	"physical": {0x55, 0x55, 0x55, 0xff}, "rawcopy": {0x55, 0x55, 0x55, 0xff}, "gomap": {0xa8, 0xa8, 0xa8, 0xff},
+	"memory": {0x3c, 0x9a, 0x3c, 0xff}, "file": {0xd6, 0x27, 0x28, 0xff}, "raft-wal": {0x94, 0x67, 0xbd, 0xff},
+	"raft-boltdb": {0x8c, 0x56, 0x4b, 0xff}, "bbolt": {0xff, 0x7f, 0x0e, 0xff}, "pebble": {0x1f, 0x77, 0xb4, 0xff},
+	"segment": {0x17, 0xbe, 0xcf, 0xff}, "manager": {0xbc, 0xa0, 0x00, 0xff}, "acid": {0xe3, 0x4a, 0x9b, 0xff},
+	"durable": {0x17, 0xbe, 0xcf, 0xff}, "noop": {0, 0, 0, 0xff},
 }
 
-func (p palette) of(e string) color.Color {
-	if c, ok := p[e]; ok {
+var spareColors = []color.RGBA{
+	{0x00, 0x5f, 0x73, 0xff}, {0xae, 0x20, 0x12, 0xff}, {0x0a, 0x93, 0x96, 0xff}, {0xee, 0x9b, 0x00, 0xff},
+	{0x6a, 0x4c, 0x93, 0xff}, {0x1b, 0x43, 0x32, 0xff}, {0xbb, 0x3e, 0x03, 0xff}, {0x00, 0x30, 0x49, 0xff},
+}
+
+// EngineColor is an engine's color in every chart.
+func EngineColor(engine string) color.Color {
+	short := shortEngine(engine)
+	if c, ok := engineColors[short]; ok {
 		return c
 	}
-	return color.Black
+	h := fnv.New32a()
+	h.Write([]byte(short))
+	return spareColors[h.Sum32()%uint32(len(spareColors))]
 }
+
+func (palette) of(e string) color.Color { return EngineColor(e) }
 
 const dpi = 110
 
@@ -263,7 +279,6 @@ func newView(run *results.Run) *view {
 			v.engines = append(v.engines, e)
 		}
 	}
-	v.pal = newPalette(v.engines)
 	return v
 }
 
@@ -278,6 +293,59 @@ func (v *view) plain() []string {
 	return out
 }
 
+// families lists the families of the run's workloads, in the order
+// raftlog, adapter, streams, tiered and then any other.
+func (v *view) families() []string {
+	seen := map[string]bool{}
+	for _, w := range v.workloads {
+		if len(v.byKey[w]) > 0 {
+			seen[v.familyOf(w)] = true
+		}
+	}
+	var out []string
+	for _, f := range append([]string{"raftlog", "adapter", "streams", "tiered"}, slices.Sorted(maps.Keys(seen))...) {
+		if seen[f] && !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// familyOf is a workload's family.
+func (v *view) familyOf(w string) string {
+	if s, ok := v.spec[w]; ok && s.Family != "" {
+		return s.Family
+	}
+	for _, rs := range v.byKey[w] {
+		if len(rs) > 0 {
+			return rs[0].Family
+		}
+	}
+	return ""
+}
+
+// plainOf lists the plain workloads of one family.
+func (v *view) plainOf(fam string) []string {
+	var out []string
+	for _, w := range v.plain() {
+		if v.familyOf(w) == fam {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// enginesOf lists the engines that ran a workload of one family.
+func (v *view) enginesOf(fam string) []string {
+	var out []string
+	for _, e := range v.engines {
+		if strings.HasPrefix(e, fam+"/") {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 func median(rs []*results.Result, f func(*results.Result) float64) float64 {
 	vs := make([]float64, len(rs))
 	for i, r := range rs {
@@ -286,51 +354,67 @@ func median(rs []*results.Result, f func(*results.Result) float64) float64 {
 	return results.Median(vs)
 }
 
-// ThroughputChart draws one bar chart per workload: the median throughput of
-// each engine, with its value.
-func (v *view) ThroughputChart() (*Chart, error) {
+// ThroughputChart draws one panel per workload of a family: the median
+// throughput of each engine as a bar with its value. When the values of a
+// panel span ten times or more the axis is logarithmic (the bars start at
+// the decade below the smallest), so that the slow engines do not vanish
+// beside the in-memory ones.
+func (v *view) ThroughputChart(fam string) (*Chart, error) {
 	var ps []*plot.Plot
-	for _, w := range v.plain() {
-		var engines []string
-		var vals plotter.Values
+	engines := v.enginesOf(fam)
+	for _, w := range v.plainOf(fam) {
+		var names []string
+		var full []string
+		var vals []float64
 		var all []*results.Result
-		for _, e := range v.engines {
+		for _, e := range engines {
 			all = append(all, v.byKey[w][e]...)
 		}
 		unit, f := throughputOf(all)
-		for _, e := range v.engines {
+		for _, e := range engines {
 			if rs := v.byKey[w][e]; len(rs) > 0 {
-				engines = append(engines, shortEngine(e))
-				vals = append(vals, median(rs, f))
+				if y := median(rs, f); y > 0 {
+					names = append(names, shortEngine(e))
+					full = append(full, e)
+					vals = append(vals, y)
+				}
 			}
 		}
 		if len(vals) == 0 {
 			continue
 		}
 		p := newPlot(w)
-		p.X.Label.Text = unit
-		p.X.Tick.Marker = siTicks{}
-		p.X.Min = 0
-		for i := range vals {
-			bar, err := plotter.NewBarChart(plotter.Values{vals[i]}, vg.Points(10))
-			if err != nil {
-				return nil, err
-			}
-			bar.Horizontal = true
-			bar.XMin = float64(i)
-			bar.Color = v.pal.of(v.engineOf(engines[i]))
-			bar.LineStyle.Width = 0
-			p.Add(bar)
+		lo, hi := slices.Min(vals), slices.Max(vals)
+		base := 0.0
+		logAxis := hi/lo >= 10
+		if logAxis {
+			p.X.Scale = plot.LogScale{}
+			p.X.Tick.Marker = logCountTicks{}
+			base = math.Pow(10, math.Floor(math.Log10(lo)))
+			p.X.Min, p.X.Max = base, hi*6
+			p.X.Label.Text = unit + " (log)"
+		} else {
+			p.X.Tick.Marker = siTicks{}
+			p.X.Min, p.X.Max = 0, hi*1.35
+			p.X.Label.Text = unit
 		}
-		p.NominalY(engines...)
-		maxV := slices.Max(vals)
-		p.X.Max = maxV * 1.35
 		xys := make(plotter.XYs, len(vals))
 		labels := make([]string, len(vals))
 		for i, val := range vals {
-			xys[i] = plotter.XY{X: val + maxV*0.02, Y: float64(i)}
+			bar, err := plotter.NewLine(plotter.XYs{{X: base, Y: float64(i)}, {X: val, Y: float64(i)}})
+			if err != nil {
+				return nil, err
+			}
+			bar.Color, bar.Width = EngineColor(full[i]), vg.Points(9)
+			p.Add(bar)
+			xys[i] = plotter.XY{X: val * 1.04, Y: float64(i)}
+			if !logAxis {
+				xys[i].X = val + hi*0.02
+			}
 			labels[i] = SI(val)
 		}
+		p.NominalY(names...)
+		p.Y.Min, p.Y.Max = -0.6, float64(len(vals))-0.4
 		lb, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: labels})
 		if err != nil {
 			return nil, err
@@ -346,23 +430,14 @@ func (v *view) ThroughputChart() (*Chart, error) {
 		return nil, nil
 	}
 	g := grid(ps, 3)
-	h := vg.Length(len(g)) * (vg.Inch*1.1 + vg.Length(len(v.engines))*vg.Points(16))
+	h := vg.Length(len(g)) * (vg.Inch*1.1 + vg.Length(len(engines))*vg.Points(16))
 	png, svg, err := render(g, 11*vg.Inch, h)
 	if err != nil {
 		return nil, err
 	}
-	return &Chart{Name: "throughput", Title: "Throughput per engine and workload",
-		Caption: "Median over iterations. Workloads that mostly append in entries appended per second, the others in operations per second.",
+	return &Chart{Family: fam, Name: "throughput-" + fileSafe(fam), Title: "Throughput: " + fam,
+		Caption: "Median over iterations, one color per engine in every chart. Workloads that mostly write items in items per second, the others in operations per second; panels whose values span ten times or more on a log axis.",
 		PNG:     png, SVG: svg}, nil
-}
-
-func (v *view) engineOf(short string) string {
-	for _, e := range v.engines {
-		if shortEngine(e) == short {
-			return e
-		}
-	}
-	return short
 }
 
 func shortEngine(e string) string {
@@ -444,7 +519,7 @@ func (v *view) LatencyChart(w string) (*Chart, error) {
 	if open {
 		caption += " Open loop: solid lines run from each operation's intended start (corrected for coordinated omission), dashed ones from its actual start."
 	}
-	return &Chart{Name: "latency-" + fileSafe(w), Title: "Latency percentiles: " + w, Caption: caption, PNG: png, SVG: svg}, nil
+	return &Chart{Family: v.familyOf(w), Name: "latency-" + fileSafe(w), Title: "Latency percentiles: " + w, Caption: caption, PNG: png, SVG: svg}, nil
 }
 
 // SeriesChart draws throughput over time for one workload.
@@ -507,7 +582,7 @@ func (v *view) SeriesChart(w string) (*Chart, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Chart{Name: "series-" + fileSafe(w), Title: "Throughput over time: " + w,
+	return &Chart{Family: v.familyOf(w), Name: "series-" + fileSafe(w), Title: "Throughput over time: " + w,
 		Caption: "Throughput in each bucket of the measured window (first iteration), log axis.", PNG: png, SVG: svg}, nil
 }
 
@@ -605,16 +680,18 @@ func (v *view) SweepCharts() ([]*Chart, error) {
 		if label != "value" && label != "batch" {
 			what = label
 		}
-		charts = append(charts, &Chart{Name: "sweep-" + fileSafe(base), Title: "Sweep of " + what + ": " + base,
+		charts = append(charts, &Chart{Family: v.familyOf(points[0]), Name: "sweep-" + fileSafe(base), Title: "Sweep of " + what + ": " + base,
 			Caption: fmt.Sprintf("Median %s against %s, both axes logarithmic.", unit, what), PNG: png, SVG: svg})
 	}
 	return charts, nil
 }
 
-// TrendChart draws, for each plain workload, the median throughput of each
-// engine across stored runs, oldest first.
-func TrendChart(runs []*results.Run) (*Chart, error) {
-	if len(runs) == 0 {
+// TrendChart draws, for each plain workload of a family, the median
+// throughput of each engine across stored runs, oldest first. A trend
+// needs two points: with fewer than two runs there is no chart, and an
+// engine measured in one run only has no line.
+func TrendChart(runs []*results.Run, fam string) (*Chart, error) {
+	if len(runs) < 2 {
 		return nil, nil
 	}
 	cur := newView(runs[len(runs)-1])
@@ -631,7 +708,7 @@ func TrendChart(runs []*results.Run) (*Chart, error) {
 		ticks = append(ticks, plot.Tick{Value: float64(i), Label: label})
 	}
 	var ps []*plot.Plot
-	for _, w := range cur.plain() {
+	for _, w := range cur.plainOf(fam) {
 		var all []*results.Result
 		for _, e := range cur.engines {
 			all = append(all, cur.byKey[w][e]...)
@@ -655,7 +732,7 @@ func TrendChart(runs []*results.Run) (*Chart, error) {
 					}
 				}
 			}
-			if len(xys) == 0 {
+			if len(xys) < 2 {
 				continue
 			}
 			line, pts, err := plotter.NewLinePoints(xys)
@@ -683,7 +760,7 @@ func TrendChart(runs []*results.Run) (*Chart, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Chart{Name: "trend", Title: fmt.Sprintf("Trend across %d stored runs", len(runs)),
+	return &Chart{Family: fam, Name: "trend-" + fileSafe(fam), Title: fmt.Sprintf("Trend across %d stored runs: %s", len(runs), fam),
 		Caption: "Median throughput of each engine per run, oldest run on the left; a drop is a regression to check with bench compare.",
 		PNG:     png, SVG: svg}, nil
 }
@@ -766,7 +843,7 @@ func TargetsChart(checks []TargetCheck, engines []string) (*Chart, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Chart{Name: "targets", Title: "d-engine targets: met or missed",
+	return &Chart{Family: "raftlog", Name: "targets", Title: "d-engine targets: met or missed",
 		Caption: "Headroom against each target on a log axis: green bars right of the limit met it, red bars left of it missed it (×10 = ten times inside the limit). Latency targets use the median.",
 		PNG:     png, SVG: svg}, nil
 }

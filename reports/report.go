@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ordeal-dev/ordeal/results"
+	"github.com/ordeal-dev/ordeal/workloads"
 )
 
 // File names written by Write.
@@ -51,6 +52,12 @@ func Build(runs []*results.Run, o Options) ([]*Chart, []TargetCheck, error) {
 	}
 	v := newView(run)
 	checks := CheckTargets(run, o.Targets)
+	sweeps, err := v.SweepCharts()
+	if err != nil {
+		return nil, nil, err
+	}
+	// In report order: family by family, each with its throughput, its
+	// targets, its latency and series per workload, its sweeps, its trend.
 	var charts []*Chart
 	add := func(c *Chart, err error) error {
 		if err != nil {
@@ -61,29 +68,37 @@ func Build(runs []*results.Run, o Options) ([]*Chart, []TargetCheck, error) {
 		}
 		return nil
 	}
-	if err := add(v.ThroughputChart()); err != nil {
-		return nil, nil, err
-	}
-	if err := add(TargetsChart(checks, v.engines)); err != nil {
-		return nil, nil, err
-	}
-	for _, w := range v.plain() {
-		if err := add(v.LatencyChart(w)); err != nil {
+	for _, fam := range v.families() {
+		if err := add(v.ThroughputChart(fam)); err != nil {
 			return nil, nil, err
 		}
-	}
-	for _, w := range v.plain() {
-		if err := add(v.SeriesChart(w)); err != nil {
+		var famChecks []TargetCheck
+		for _, c := range checks {
+			if c.Target.Family == fam {
+				famChecks = append(famChecks, c)
+			}
+		}
+		if err := add(TargetsChart(famChecks, v.enginesOf(fam))); err != nil {
 			return nil, nil, err
 		}
-	}
-	sweeps, err := v.SweepCharts()
-	if err != nil {
-		return nil, nil, err
-	}
-	charts = append(charts, sweeps...)
-	if err := add(TrendChart(runs)); err != nil {
-		return nil, nil, err
+		for _, w := range v.plainOf(fam) {
+			if err := add(v.LatencyChart(w)); err != nil {
+				return nil, nil, err
+			}
+		}
+		for _, w := range v.plainOf(fam) {
+			if err := add(v.SeriesChart(w)); err != nil {
+				return nil, nil, err
+			}
+		}
+		for _, c := range sweeps {
+			if c.Family == fam {
+				charts = append(charts, c)
+			}
+		}
+		if err := add(TrendChart(runs, fam)); err != nil {
+			return nil, nil, err
+		}
 	}
 	return charts, checks, nil
 }
@@ -149,18 +164,35 @@ type page struct {
 	Memory    string
 	Duration  string
 	Generated string
-	Baseline  pivot
-	Targets   pivot
+	Families  []familySection
 }
 
-type baselineRow struct {
-	Engine, Workload, Fraction string
-	Low                        bool
+// familySection is one family's part of the report: a table of its
+// engines (rows) by its workloads, its targets, its charts.
+type familySection struct {
+	Name, Doc string
+	// Columns are the family's plain workloads with their throughput
+	// units.
+	Columns []column
+	Rows    []famRow
+	Targets pivot
+	Charts  []chartView
+	// Baseline names the engine the fractions are of.
+	Baseline string
+}
+
+type column struct{ Name, Unit string }
+
+type famRow struct {
+	Engine   string
+	Swatch   template.CSS
+	Baseline bool
+	Cells    []pivotCell
 }
 
 // pivot is a table of engines (rows) by columns.
 type pivot struct {
-	Columns []string
+	Columns []column
 	Rows    []pivotRow
 }
 
@@ -170,48 +202,24 @@ type pivotRow struct {
 }
 
 type pivotCell struct {
-	Text, Title string
-	Class       string // ok, bad, na
+	Text, Sub, Title string
+	Class            string // ok, bad, warn, na
 }
 
-func baselinePivot(rows []baselineRow) pivot {
-	var p pivot
-	col, row := map[string]int{}, map[string]int{}
-	for _, r := range rows {
-		if _, ok := col[r.Engine]; !ok {
-			col[r.Engine] = len(p.Columns)
-			p.Columns = append(p.Columns, r.Engine)
-		}
-		if _, ok := row[r.Workload]; !ok {
-			row[r.Workload] = len(p.Rows)
-			p.Rows = append(p.Rows, pivotRow{Name: r.Workload})
-		}
-	}
-	for i := range p.Rows {
-		p.Rows[i].Cells = make([]pivotCell, len(p.Columns))
-	}
-	for _, r := range rows {
-		class := "ok"
-		if r.Low {
-			class = "bad"
-		}
-		p.Rows[row[r.Workload]].Cells[col[r.Engine]] = pivotCell{Text: r.Fraction, Class: class}
-	}
-	return p
-}
-
+// targetPivot lays target checks out with one row per engine and one
+// column per target.
 func targetPivot(checks []TargetCheck) pivot {
 	var p pivot
 	col, row := map[string]int{}, map[string]int{}
 	for _, c := range checks {
-		if _, ok := col[c.Engine]; !ok {
-			col[c.Engine] = len(p.Columns)
-			p.Columns = append(p.Columns, c.Engine)
-		}
 		name := c.Target.Name + " " + c.Target.Text
-		if _, ok := row[name]; !ok {
-			row[name] = len(p.Rows)
-			p.Rows = append(p.Rows, pivotRow{Name: name})
+		if _, ok := col[name]; !ok {
+			col[name] = len(p.Columns)
+			p.Columns = append(p.Columns, column{Name: c.Target.Name, Unit: c.Target.Text})
+		}
+		if _, ok := row[c.Engine]; !ok {
+			row[c.Engine] = len(p.Rows)
+			p.Rows = append(p.Rows, pivotRow{Name: c.Engine})
 		}
 	}
 	for i := range p.Rows {
@@ -225,9 +233,81 @@ func targetPivot(checks []TargetCheck) pivot {
 				cell.Text, cell.Class = "✗ "+c.ShortValue(), "bad"
 			}
 		}
-		p.Rows[row[c.Target.Name+" "+c.Target.Text]].Cells[col[c.Engine]] = cell
+		p.Rows[row[c.Engine]].Cells[col[c.Target.Name+" "+c.Target.Text]] = cell
 	}
 	return p
+}
+
+// familySections builds the per-family tables: each engine's median
+// throughput on each plain workload, with its fraction of the family's
+// baseline (red below 70%; above 105% marked, as the baseline should be
+// the disk's limit).
+func familySections(run *results.Run, charts []chartView, checks []TargetCheck) []familySection {
+	v := newView(run)
+	var out []familySection
+	for _, fam := range v.families() {
+		sec := familySection{Name: fam}
+		base := ""
+		if f, err := workloads.LookupFamily(fam); err == nil {
+			sec.Doc = f.Doc()
+			if f.Baseline() != "" {
+				base = fam + "/" + f.Baseline()
+				sec.Baseline = base
+			}
+		}
+		ws := v.plainOf(fam)
+		units := map[string]func(*results.Result) float64{}
+		for _, w := range ws {
+			var all []*results.Result
+			for _, rs := range v.byKey[w] {
+				all = append(all, rs...)
+			}
+			u, f := throughputOf(all)
+			units[w] = f
+			sec.Columns = append(sec.Columns, column{Name: w, Unit: u})
+		}
+		for _, e := range v.enginesOf(fam) {
+			c := EngineColor(e)
+			r, g, b, _ := c.RGBA()
+			row := famRow{Engine: e, Baseline: e == base, Swatch: template.CSS(fmt.Sprintf("background:#%02x%02x%02x", r>>8, g>>8, b>>8))}
+			for i, w := range ws {
+				rs := v.byKey[w][e]
+				if len(rs) == 0 {
+					row.Cells = append(row.Cells, pivotCell{Text: "–", Class: "na", Title: "not run"})
+					continue
+				}
+				val := median(rs, units[w])
+				cell := pivotCell{Text: SI(val), Title: fmt.Sprintf("%s %s, median of %d", SI(val), sec.Columns[i].Unit, len(rs))}
+				if ob := median(rs, func(r *results.Result) float64 { return r.OfBaseline }); ob > 0 && e != base {
+					cell.Sub = pct(ob)
+					cell.Title += fmt.Sprintf(", %s of %s", pct(ob), shortEngine(base))
+					switch {
+					case ob < 0.7:
+						cell.Class = "bad"
+					case ob > 1.05:
+						cell.Class = "warn"
+						cell.Title += ": above the baseline, which should be the disk's limit"
+					}
+				}
+				row.Cells = append(row.Cells, cell)
+			}
+			sec.Rows = append(sec.Rows, row)
+		}
+		var famChecks []TargetCheck
+		for _, c := range checks {
+			if c.Target.Family == fam {
+				famChecks = append(famChecks, c)
+			}
+		}
+		sec.Targets = targetPivot(famChecks)
+		for _, c := range charts {
+			if c.Family == fam {
+				sec.Charts = append(sec.Charts, c)
+			}
+		}
+		out = append(out, sec)
+	}
+	return out
 }
 
 type chartView struct {
@@ -249,8 +329,7 @@ func HTML(w *bytes.Buffer, run *results.Run, nruns int, charts []*Chart, checks 
 			pg.Missed++
 		}
 	}
-	pg.Targets = targetPivot(checks)
-	var baseline []baselineRow
+	pg.Families = familySections(run, pg.Charts, checks)
 	for _, g := range run.Groups() {
 		f := func(fn func(*results.Result) float64) float64 { return g.MedianOf(fn) }
 		lat := func(fn func(results.Latency) int64) string {
@@ -294,9 +373,6 @@ func HTML(w *bytes.Buffer, run *results.Run, nruns int, charts []*Chart, checks 
 		}
 		if ob := f(func(r *results.Result) float64 { return r.OfBaseline }); ob > 0 {
 			rw.OfBaseline = pct(ob)
-			if !strings.HasSuffix(g.Engine, "/physical") {
-				baseline = append(baseline, baselineRow{Engine: g.Engine, Workload: g.Workload, Fraction: pct(ob), Low: ob < 0.7})
-			}
 		}
 		pg.Rows = append(pg.Rows, rw)
 		if len(r0.PerOp) > 1 {
@@ -317,7 +393,6 @@ func HTML(w *bytes.Buffer, run *results.Run, nruns int, charts []*Chart, checks 
 			}
 		}
 	}
-	pg.Baseline = baselinePivot(baseline)
 	return pageTmpl.Execute(w, pg)
 }
 
@@ -337,39 +412,47 @@ code,pre{background:#f3f5fa;padding:2px 5px;border-radius:3px;font-size:12.5px}p
 figure{margin:16px 0}figure img{max-width:100%;border:1px solid #eee}figcaption{font-size:12.5px;color:#555;margin-top:4px}
 .summary{display:flex;gap:24px;flex-wrap:wrap}.card{background:#f6f8fc;border-radius:6px;padding:10px 16px;min-width:160px}
 .card b{display:block;font-size:20px}details{margin:8px 0}
+.warn{color:#c26a00;font-weight:600}.unit{font-weight:normal;color:#667;font-size:11px}.frac{font-size:11px;color:#556}
+td.bad .frac,td.warn .frac{color:inherit}tr.base td{background:#f7f7f7}
+.sw{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px;vertical-align:middle}
+table.fam td{min-width:64px}
 </style></head><body>
 <h1>ordeal bench — suite <code>{{.Run.Suite}}</code></h1>
 <div>run <code>{{.Run.ID}}</code>, {{.Run.Started.Format "2006-01-02 15:04:05 MST"}}, took {{.Duration}}; {{len .Run.Results}} results, {{.Run.Count}} iteration(s) each</div>
+{{if .Run.Partial}}<p class="bad">PARTIAL RUN: {{.Run.Partial}}. The results below are the steps that finished; compare treats what is missing as lost.</p>{{end}}
 
 <h2>Summary</h2>
 <div class="summary">
 <div class="card">driver overhead<b>{{printf "%.0f" .Run.Driver.NsPerOp}} ns/op</b>no-op engine, 1 worker</div>
 <div class="card">driver max rate<b>{{printf "%.2fM" (div .Run.Driver.MaxRate)}} ops/s</b>no-op engine, {{.Run.Driver.Workers}} workers</div>
 <div class="card">targets<b>{{if .Missed}}<span class="bad">{{.Missed}} missed</span>{{else}}<span class="ok">all met</span>{{end}}</b>of {{len .Checks}} checked</div>
-<div class="card">stored runs<b>{{.Runs}}</b>in the trend</div>
+<div class="card">stored runs<b>{{.Runs}}</b>in the trend{{if lt .Runs 2}} (a trend needs two){{end}}</div>
 </div>
+<p>Families: {{range .Families}}<a href="#family-{{.Name}}">{{.Name}}</a> {{end}}</p>
 
-{{if .Baseline.Rows}}<h2>Throughput as a fraction of the physical baseline</h2>
-<p>Entries appended per second over what the physical baseline reached on the same workload (closed-loop workloads). The baseline appends the same framed entries to one file, one write and one fdatasync per batch, no index: what the disk gives at this batch cadence. Below 70% in red.</p>
-<table><tr><th class="l">workload</th>{{range .Baseline.Columns}}<th>{{.}}</th>{{end}}</tr>
-{{range .Baseline.Rows}}<tr><td class="l">{{.Name}}</td>{{range .Cells}}<td class="{{.Class}}">{{.Text}}</td>{{end}}</tr>{{end}}
-</table>{{end}}
-
-<h2>Targets (d-engine LogStore)</h2>
+{{range .Families}}<section id="family-{{.Name}}">
+<h2>{{.Name}}</h2>
+<p>{{.Doc}}.{{if .Baseline}} Each cell is an engine's median throughput on a workload, under it its share of <code>{{.Baseline}}</code> on the same workload: red below 70%, orange above 105% (an engine that makes every write durable should not beat the disk's limit; one that does not, as memory, may).{{end}}</p>
+<table class="fam"><tr><th class="l">engine</th>{{range .Columns}}<th>{{.Name}}<br><span class="unit">{{.Unit}}</span></th>{{end}}</tr>
+{{range .Rows}}<tr{{if .Baseline}} class="base"{{end}}><td class="l"><span class="sw" style="{{.Swatch}}"></span>{{.Engine}}{{if .Baseline}} <span class="unit">(baseline)</span>{{end}}</td>{{range .Cells}}<td class="{{.Class}}" title="{{.Title}}">{{.Text}}{{if .Sub}}<br><span class="frac">{{.Sub}}</span>{{end}}</td>{{end}}</tr>
+{{end}}</table>
+{{if .Targets.Rows}}<h3>Targets (d-engine LogStore)</h3>
 <p>Latency targets are checked on the median (p50) of the operation's corrected latency; hover a cell for the p99 and the headroom.</p>
-<table><tr><th class="l">target</th>{{range .Targets.Columns}}<th>{{.}}</th>{{end}}</tr>
+<table><tr><th class="l">engine</th>{{range .Targets.Columns}}<th>{{.Name}}<br><span class="unit">{{.Unit}}</span></th>{{end}}</tr>
 {{range .Targets.Rows}}<tr><td class="l">{{.Name}}</td>{{range .Cells}}<td class="{{.Class}}" title="{{.Title}}">{{.Text}}</td>{{end}}</tr>{{end}}
-</table>
-
-<h2>Charts</h2>
+</table>{{end}}
+<details open><summary>charts ({{len .Charts}})</summary>
 {{range .Charts}}<figure id="{{.Name}}"><h3>{{.Title}}</h3><img src="{{.URI}}" alt="{{.Title}}"><figcaption>{{.Caption}} (files: <code>charts/{{.Name}}.png</code>, <code>.svg</code>)</figcaption></figure>
+{{end}}</details>
+</section>
 {{end}}
 
-<h2>Results</h2>
+<h2>All results</h2>
+<details><summary>every engine x workload</summary>
 <p>Medians over iterations. Latency is corrected for coordinated omission (from each operation's intended start); in closed loops it equals the uncorrected latency.</p>
 <table><tr><th class="l">engine</th><th class="l">workload</th><th>n</th><th>ops/s</th><th>items/s</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>p99.99</th><th>max</th><th>slip p99</th><th>I/O</th><th>of baseline</th><th class="l">errors</th></tr>
 {{range .Rows}}<tr><td class="l">{{.Engine}}</td><td class="l">{{.Workload}}</td><td>{{.N}}</td><td>{{.OpsPerSec}}</td><td>{{.ItemsPerSec}}</td><td>{{.P50}}</td><td>{{.P90}}</td><td>{{.P99}}</td><td>{{.P999}}</td><td>{{.P9999}}</td><td>{{.Max}}</td><td>{{.Slip}}</td><td>{{.Bytes}}</td><td>{{.OfBaseline}}</td><td class="l">{{.Errors}}</td></tr>{{end}}
-</table>
+</table></details>
 {{if .OpRows}}<details><summary>per operation of mixed workloads (first iteration)</summary>
 <table><tr><th class="l">engine</th><th class="l">workload</th><th class="l">op</th><th>ops</th><th>ops/s</th><th>items/s</th><th>p50</th><th>p99</th><th>p99.9</th><th>max</th><th>errors</th></tr>
 {{range .OpRows}}<tr><td class="l">{{.Engine}}</td><td class="l">{{.Workload}}</td><td class="l">{{.Op}}</td><td>{{.Ops}}</td><td>{{.OpsPerSec}}</td><td>{{.Items}}</td><td>{{.P50}}</td><td>{{.P99}}</td><td>{{.P999}}</td><td>{{.Max}}</td><td>{{.Errors}}</td></tr>{{end}}

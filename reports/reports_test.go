@@ -90,7 +90,7 @@ func TestReportCharts(t *testing.T) {
 	for _, c := range charts {
 		names[c.Name] = c
 	}
-	for _, want := range []string{"throughput", "targets", "latency-append", "latency-append-open", "series-append", "sweep-value-sweep", "trend"} {
+	for _, want := range []string{"throughput-raftlog", "targets", "latency-append", "latency-append-open", "series-append", "sweep-value-sweep", "trend-raftlog"} {
 		c := names[want]
 		if c == nil {
 			t.Errorf("no %s chart (have %v)", want, keys(names))
@@ -112,7 +112,7 @@ func TestReportCharts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"<img src=\"data:image/png;base64,", "go run ./cmd/bench run --seed 1", "fraction of the physical baseline", "raftlog/memory", "persist"} {
+	for _, want := range []string{"<img src=\"data:image/png;base64,", "go run ./cmd/bench run --seed 1", `id="family-raftlog"`, "raftlog/physical</code>", "raftlog/memory", "persist"} {
 		if !strings.Contains(string(html), want) {
 			t.Errorf("report.html lacks %q", want)
 		}
@@ -211,5 +211,45 @@ func TestChromiumRendersReport(t *testing.T) {
 	}
 	if ink := inked(t, data); ink < 0.03 {
 		t.Errorf("screenshot nearly blank (%.3f inked)", ink)
+	}
+}
+
+// TestTrendNeedsTwoRuns: one run draws no trend; two do.
+func TestTrendNeedsTwoRuns(t *testing.T) {
+	one := smallRun(t, time.Now())
+	if c, err := TrendChart([]*results.Run{one}, "raftlog"); err != nil || c != nil {
+		t.Errorf("trend of one run: %v, %v; want none", c, err)
+	}
+	two := smallRun(t, time.Now().Add(time.Minute))
+	if c, err := TrendChart([]*results.Run{one, two}, "raftlog"); err != nil || c == nil {
+		t.Errorf("trend of two runs: %v, %v; want a chart", c, err)
+	}
+}
+
+// TestEngineColors: an engine has one color in every chart and run (the
+// same name in two families too), and the engines of each family have
+// colors of their own.
+func TestEngineColors(t *testing.T) {
+	if EngineColor("raftlog/memory") != EngineColor("adapter/memory") {
+		t.Error("memory has two colors")
+	}
+	if EngineColor("x/some-new-engine") != EngineColor("x/some-new-engine") {
+		t.Error("an unknown engine's color is not stable")
+	}
+	families := [][]string{
+		{"bbolt", "file", "memory", "pebble", "physical", "raft-boltdb", "raft-wal"},
+		{"gomap", "manager", "memory", "pebble", "physical", "segment"},
+		{"acid", "memory", "physical"},
+		{"durable", "memory", "rawcopy"},
+	}
+	for _, fam := range families {
+		seen := map[any]string{}
+		for _, e := range fam {
+			c := EngineColor(e)
+			if other, dup := seen[c]; dup {
+				t.Errorf("%s and %s share a color", e, other)
+			}
+			seen[c] = e
+		}
 	}
 }

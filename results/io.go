@@ -136,10 +136,13 @@ func WriteBench(w io.Writer, run *Run) error {
 	if run.Machine.CPU != "" {
 		fmt.Fprintf(&b, "cpu: %s\n", run.Machine.CPU)
 	}
-	fmt.Fprintf(&b, "commit: %s\nseed: %d\nsuite: %s\nfilesystem: %s\n", orNone(run.Commit), run.Seed, orNone(run.Suite), orNone(run.Machine.FileSystem))
+	// Only what must match for two runs to be compared goes in as
+	// configuration: benchstat splits its tables on any key whose value
+	// differs, so the commit, the suite and the time stay in results.json.
+	fmt.Fprintf(&b, "seed: %d\nfilesystem: %s\n%s%s\n", run.Seed, orNone(run.Machine.FileSystem), MachineKey, run.Machine.Fingerprint())
 	units := map[string]bool{}
 	for _, r := range run.Results {
-		if r.ItemUnit != "" {
+		if r.ItemUnit != "" && ItemsUnit(r.ItemUnit) != "ops/s" {
 			units[ItemsUnit(r.ItemUnit)] = true
 		}
 	}
@@ -150,13 +153,15 @@ func WriteBench(w io.Writer, run *Run) error {
 		fmt.Fprintf(&b, "Unit %s better=higher\n", u)
 	}
 	b.WriteString("\n")
+	lines := 0
 	for _, r := range run.Results {
 		if r.Ops == 0 {
 			continue
 		}
 		name := r.BenchName()
+		lines++
 		fmt.Fprintf(&b, "%s \t%d\t%s ns/op\t%s ops/s", name, r.Ops, num(float64(r.ElapsedNs)/float64(r.Ops)), num(r.OpsPerSec))
-		if r.ItemUnit != "" && r.Items > 0 {
+		if r.ItemUnit != "" && r.Items > 0 && ItemsUnit(r.ItemUnit) != "ops/s" {
 			fmt.Fprintf(&b, "\t%s %s", num(r.ItemsPerSec), ItemsUnit(r.ItemUnit))
 		}
 		writeLatency(&b, r.Latency)
@@ -172,14 +177,26 @@ func WriteBench(w io.Writer, run *Run) error {
 			if op.Ops == 0 || op.Latency.Count == 0 {
 				continue
 			}
+			lines++
 			fmt.Fprintf(&b, "%s/op=%s \t%d\t%s ops/s", name, op.Op, op.Ops, num(op.OpsPerSec))
 			writeLatency(&b, op.Latency)
 			b.WriteString("\n")
 		}
 	}
+	fmt.Fprintf(&b, "%s%d\n", EndMarker, lines)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// MachineKey is the bench.txt configuration key of the machine's
+// fingerprint (Machine.Fingerprint); benchstat keeps runs of different
+// machines in separate tables.
+const MachineKey = "machine: "
+
+// EndMarker starts the last line of a bench.txt, followed by the number of
+// benchmark lines above it: a file cut short lacks it or disagrees with
+// it. Readers of the Go benchmark format ignore the line.
+const EndMarker = "# end of bench.txt, benchmark lines: "
 
 func writeLatency(b *strings.Builder, l Latency) {
 	fmt.Fprintf(b, "\t%d p50-ns\t%d p90-ns\t%d p99-ns\t%d p99.9-ns\t%d p99.99-ns\t%d max-ns", l.P50, l.P90, l.P99, l.P999, l.P9999, l.Max)

@@ -3,6 +3,9 @@ package results
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
@@ -74,10 +77,48 @@ func FileSystemType(dir string) string {
 	return "0x" + strconv.FormatInt(int64(st.Type), 16)
 }
 
+// Fingerprint identifies the kind of machine a run measured: a hash of
+// the CPU model, the number of cores, the memory in whole GiB, the
+// operating system, architecture and kernel release, and the scratch
+// file system's type. Two runs compare only if their fingerprints match.
+func (m Machine) Fingerprint() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "cpu=%s\ncores=%d\nmem_gib=%d\nos=%s\narch=%s\nkernel=%s\nfs=%s\n",
+		m.CPU, m.Cores, (m.MemoryBytes+1<<29)>>30, m.OS, m.Arch, m.Kernel, m.FileSystem)
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// Differences lists the fields of the fingerprint in which m and o differ
+// ("cores 2 vs 16").
+func (m Machine) Differences(o Machine) []string {
+	var d []string
+	add := func(name string, a, b any) {
+		if fmt.Sprint(a) != fmt.Sprint(b) {
+			d = append(d, fmt.Sprintf("%s %v vs %v", name, a, b))
+		}
+	}
+	add("cpu", m.CPU, o.CPU)
+	add("cores", m.Cores, o.Cores)
+	add("memory GiB", (m.MemoryBytes+1<<29)>>30, (o.MemoryBytes+1<<29)>>30)
+	add("os", m.OS, o.OS)
+	add("arch", m.Arch, o.Arch)
+	add("kernel", m.Kernel, o.Kernel)
+	add("file system", m.FileSystem, o.FileSystem)
+	return d
+}
+
+// buildCommit is the commit a binary was built from, set by the linker
+// (-X github.com/ordeal-dev/ordeal/results.buildCommit=SHA) when the build
+// carries no VCS stamp, as bench ab's builds of a git revision do.
+var buildCommit string
+
 // GitCommit returns the commit the binary was built from (from the build
-// info, else from git in the working directory) and whether the tree had
-// changes.
+// info or the linker, else from git in the working directory) and whether
+// the tree had changes.
 func GitCommit() (commit string, dirty bool) {
+	if buildCommit != "" {
+		return buildCommit, false
+	}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
 			switch s.Key {

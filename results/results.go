@@ -50,6 +50,9 @@ type Run struct {
 	Results   []Result           `json:"results"`
 	// Skipped lists engine x workload pairs that were not run and why.
 	Skipped []Skip `json:"skipped,omitempty"`
+	// Partial says why the run stopped before its plan was done
+	// (interrupted); its results are the steps that finished.
+	Partial string `json:"partial,omitempty"`
 	// Dir is the directory Read found the run in.
 	Dir string `json:"-"`
 }

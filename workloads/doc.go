@@ -18,7 +18,8 @@
 // A Family knows one SPI: its operations, parameters, engines and baseline,
 // and how to run an operation against an engine. Families register with
 // RegisterFamily; package raftlogwl registers the raftlog family with its
-// physical baseline (raw appends and fdatasync, no index).
+// physical baseline (framed writes made durable by fdatasync, no index:
+// the best of append, preallocated overwrite and O_DIRECT on this disk).
 //
 // # Driver
 //

@@ -150,6 +150,47 @@ func TestOpenLoopCorrectsCoordinatedOmission(t *testing.T) {
 	}
 }
 
+// TestOpenLoopPerOpLatencyFromIntendedStart checks the histograms of the
+// operation itself, which hold only the operations that ran (the missed
+// slots go to the overall histogram alone): a 5 ms operation scheduled
+// every millisecond on one worker falls 4 ms further behind with each
+// call, so the k-th runs about 4k ms late. Latency from the intended start
+// must hold that backlog; latency from the actual start (the service time)
+// must not. A driver that recorded the service time as the corrected
+// latency fails here even though the missed slots alone would push the
+// overall p99 past any backlog bound.
+func TestOpenLoopPerOpLatencyFromIntendedStart(t *testing.T) {
+	RegisterFamilyOnce(t, testFamily{})
+	s := Spec{Name: "o", Family: "test", Mode: Open, Rate: Rate{PerSec: 1000}, Workers: 1, Duration: Duration(200 * time.Millisecond),
+		Value: SizeDist{Dist: DistFixed, Size: 1}, Batch: SizeDist{Dist: DistFixed, Size: 1}, Keys: KeyDist{Dist: KeysUniform, Count: 1},
+		Mix: map[string]float64{"b": 1}, Pick: PickRandom, Params: map[string]string{"sleep": "5ms"}}
+	o, err := Run(context.Background(), &s, "e", Config{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.PerOp) != 1 || o.PerOp[0].Op != "b" {
+		t.Fatalf("per-op outcomes %+v", o.PerOp)
+	}
+	b := o.PerOp[0]
+	if b.Corrected.TotalCount() != b.Uncorrected.TotalCount() || b.Corrected.TotalCount() < 5 {
+		t.Fatalf("op b: %d corrected, %d uncorrected samples; want the same, at least 5", b.Corrected.TotalCount(), b.Uncorrected.TotalCount())
+	}
+	service := time.Duration(b.Uncorrected.ValueAtQuantile(50))
+	for _, q := range []float64{50, 90, 100} {
+		cor, unc := time.Duration(b.Corrected.ValueAtQuantile(q)), time.Duration(b.Uncorrected.ValueAtQuantile(q))
+		if cor < unc {
+			t.Errorf("op b p%g: corrected %v below uncorrected %v: latency from the intended start cannot be shorter than from the actual one", q, cor, unc)
+		}
+	}
+	// The median completed operation ran about 4 ms x (half of ~40) late.
+	if cor := time.Duration(b.Corrected.ValueAtQuantile(50)); cor < 4*service || cor < 20*time.Millisecond {
+		t.Errorf("op b: corrected median %v, service time %v: want the backlog (>= 4x the service time, >= 20ms); the per-op histogram holds the service time", cor, service)
+	}
+	if max := time.Duration(b.Corrected.Max()); max < 100*time.Millisecond {
+		t.Errorf("op b: corrected max %v, want the backlog of the last operation (> 100ms)", max)
+	}
+}
+
 func TestOpenLoopKeepsRate(t *testing.T) {
 	s := NoopSpec(2, Duration(300*time.Millisecond))
 	s.Mode, s.Rate = Open, Rate{PerSec: 2000}

@@ -51,8 +51,10 @@
 // instant it will expire), as the Durable Streams protocol slides it on
 // reads and writes; a stream with ExpiresAt expires at that instant. Time
 // is the clock in Options. An expired stream reads as not found and can
-// be created again. Closing is idempotent; a closed stream refuses appends but
-// serves reads, and Wait returns at its tail.
+// be created again. Its bytes leave the total while the store runs, at the
+// first Create, Append or Fork after it expired, or, if it still serves
+// forks, when its last fork goes. Closing is idempotent; a closed stream
+// refuses appends but serves reads, and Wait returns at its tail.
 //
 // # Forks
 //
@@ -78,7 +80,16 @@
 // Every error a Store returns for a refused request is an *Error carrying
 // its Class; errors.Is matches both the class sentinel (ErrNotFound,
 // ErrConflict, ...) and the detail sentinel (ErrSeqGap, ...). ClassOf maps
-// any error to its class, ClassTransient for storage failures.
+// any error to its class.
+//
+// A failure of the storage underneath falls in one of three classes, as
+// the Durable Streams server's acid storage classifies them:
+// ClassUnavailable (503: a closed or locked database, an interrupted or
+// timed-out call, a store used after Close: retrying later may succeed),
+// ClassInsufficientStorage (507: a full disk or quota, a file or value too
+// large) and ClassStorage (500: anything else, an I/O error, and corrupt
+// data, which also matches ErrCorrupt and names what is damaged and where).
+// StorageFailure builds such an *Error from the cause.
 //
 // # Registry
 //

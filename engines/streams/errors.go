@@ -3,16 +3,23 @@ package streams
 import (
 	"errors"
 	"fmt"
+	"os"
+	"syscall"
 )
 
 // Class is the kind of a refusal, as an HTTP front end maps it to a status.
+// The three classes of storage failures are those of the Durable Streams
+// server's storage errors: unavailable (503), insufficient storage (507),
+// and any other storage failure, corruption among them (500).
 type Class int
 
 // The classes of errors.
 const (
-	// ClassTransient is a storage failure that may pass (503).
-	ClassTransient Class = iota
-	// ClassCapacity is a limit reached (507 or 413).
+	// ClassUnavailable is storage that cannot serve for now (a closed or
+	// locked database, an interrupted or timed-out call): the request may
+	// succeed if retried later (503).
+	ClassUnavailable Class = iota
+	// ClassCapacity is a byte limit of the store reached (507 or 413).
 	ClassCapacity
 	// ClassNotFound is a stream that does not exist or expired (404).
 	ClassNotFound
@@ -23,9 +30,15 @@ const (
 	ClassConflict
 	// ClassBadRequest is a malformed request (400).
 	ClassBadRequest
+	// ClassInsufficientStorage is storage out of room: a full disk or
+	// quota, a file or a value too large for it (507).
+	ClassInsufficientStorage
+	// ClassStorage is a storage failure that retrying does not mend:
+	// corrupt data (ErrCorrupt), an I/O error (500).
+	ClassStorage
 )
 
-var classNames = [...]string{"transient", "capacity", "not found", "gone", "conflict", "bad request"}
+var classNames = [...]string{"unavailable", "capacity", "not found", "gone", "conflict", "bad request", "insufficient storage", "storage failure"}
 
 func (c Class) String() string {
 	if c < 0 || int(c) >= len(classNames) {
@@ -36,20 +49,22 @@ func (c Class) String() string {
 
 // Class sentinels: errors.Is(err, ErrConflict) holds for every conflict.
 var (
-	ErrTransient  = errors.New("streams: transient storage failure")
-	ErrCapacity   = errors.New("streams: capacity exceeded")
-	ErrNotFound   = errors.New("streams: stream not found")
-	ErrGone       = errors.New("streams: stream gone")
-	ErrConflict   = errors.New("streams: conflict")
-	ErrBadRequest = errors.New("streams: bad request")
+	ErrUnavailable         = errors.New("streams: storage unavailable")
+	ErrCapacity            = errors.New("streams: capacity exceeded")
+	ErrNotFound            = errors.New("streams: stream not found")
+	ErrGone                = errors.New("streams: stream gone")
+	ErrConflict            = errors.New("streams: conflict")
+	ErrBadRequest          = errors.New("streams: bad request")
+	ErrInsufficientStorage = errors.New("streams: insufficient storage")
+	ErrStorage             = errors.New("streams: storage failure")
 )
 
-var classSentinels = [...]error{ErrTransient, ErrCapacity, ErrNotFound, ErrGone, ErrConflict, ErrBadRequest}
+var classSentinels = [...]error{ErrUnavailable, ErrCapacity, ErrNotFound, ErrGone, ErrConflict, ErrBadRequest, ErrInsufficientStorage, ErrStorage}
 
 // Sentinel returns the class sentinel of c.
 func (c Class) Sentinel() error {
 	if c < 0 || int(c) >= len(classSentinels) {
-		return ErrTransient
+		return ErrStorage
 	}
 	return classSentinels[c]
 }
@@ -78,16 +93,17 @@ var (
 	// ErrLayout (bad request at open): a data directory whose layout
 	// manifest does not match the options.
 	ErrLayout = errors.New("streams: layout mismatch")
-	// ErrClosed (transient): a call after Close.
+	// ErrClosed (unavailable): a call after Close.
 	ErrClosed = errors.New("streams: store closed")
+	// ErrCorrupt (storage failure): stored data that does not decode or
+	// contradicts the rest (a bad checksum, a truncated or missing file, a
+	// malformed record), found at open or on the read that met the
+	// damage; the error names what and where.
+	ErrCorrupt = errors.New("streams: corrupt data")
 	// ErrUnknownEngine reports a name no implementation registered.
 	ErrUnknownEngine = errors.New("streams: unknown engine")
 	// ErrBadOption reports an Options value an implementation refuses.
 	ErrBadOption = errors.New("streams: bad option")
-	// ErrCorrupt (transient): the store found its own files damaged (a bad
-	// checksum, a truncated or missing file, a malformed record), at open
-	// or on the read that met the damage.
-	ErrCorrupt = errors.New("streams: corrupt data")
 )
 
 // Error is a refused request: its class, the detail sentinel and the
@@ -107,7 +123,7 @@ type Error struct {
 
 func (e *Error) Error() string {
 	s := "streams: " + e.Class.String()
-	if e.Kind != nil {
+	if e.Kind != nil && !errors.Is(e.Err, e.Kind) { // else the cause says it
 		s = e.Kind.Error()
 	}
 	if e.Stream != "" {
@@ -145,13 +161,50 @@ func Errorf(c Class, k error, stream, format string, args ...any) *Error {
 	return &Error{Class: c, Kind: k, Stream: stream, Msg: fmt.Sprintf(format, args...)}
 }
 
-// Transient wraps a storage failure as a transient *Error.
-func Transient(stream, op string, err error) *Error {
-	return &Error{Class: ClassTransient, Stream: stream, Msg: op, Err: err}
+// Unavailable wraps a failure of storage that cannot serve for now (a
+// server that does not answer) as an *Error of ClassUnavailable.
+func Unavailable(stream, op string, err error) *Error {
+	return &Error{Class: ClassUnavailable, Stream: stream, Msg: op, Err: err}
 }
 
-// ClassOf returns the class of err: that of an *Error in its chain, or
-// ClassTransient.
+// StorageFailure wraps a failure of the storage under a store as an *Error
+// of the class the failure belongs to (see CauseClass), with kind
+// ErrCorrupt for corrupt data; op says what failed.
+func StorageFailure(stream, op string, err error) *Error {
+	e := &Error{Class: CauseClass(err), Stream: stream, Msg: op, Err: err}
+	if errors.Is(err, ErrCorrupt) {
+		e.Kind = ErrCorrupt
+	}
+	return e
+}
+
+// CauseClass returns the class of a storage failure that is not an *Error:
+// ClassStorage for corrupt data (ErrCorrupt in its chain);
+// ClassInsufficientStorage for ErrInsufficientStorage, ENOSPC, EDQUOT and
+// EFBIG; ClassUnavailable for ErrUnavailable, ErrClosed, EINTR, EAGAIN,
+// ETIMEDOUT and a deadline passed; ClassStorage for anything else.
+func CauseClass(err error) Class {
+	is := func(targets ...error) bool {
+		for _, t := range targets {
+			if errors.Is(err, t) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case is(ErrCorrupt):
+		return ClassStorage
+	case is(ErrInsufficientStorage, syscall.ENOSPC, syscall.EDQUOT, syscall.EFBIG):
+		return ClassInsufficientStorage
+	case is(ErrUnavailable, ErrClosed, syscall.EINTR, syscall.EAGAIN, syscall.ETIMEDOUT, os.ErrDeadlineExceeded):
+		return ClassUnavailable
+	}
+	return ClassStorage
+}
+
+// ClassOf returns the class of err: that of an *Error in its chain, that of
+// a class sentinel it wraps, or else CauseClass(err).
 func ClassOf(err error) Class {
 	var e *Error
 	if errors.As(err, &e) {
@@ -162,5 +215,5 @@ func ClassOf(err error) Class {
 			return Class(c)
 		}
 	}
-	return ClassTransient
+	return CauseClass(err)
 }

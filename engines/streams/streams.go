@@ -199,7 +199,8 @@ type Store interface {
 	// an append with no data and Close closes the stream (idempotently,
 	// without a producer). Errors: not found, gone, ErrStaleEpoch,
 	// ErrStreamClosed, ErrSeqGap, ErrSeqRegression (conflict), ErrEpochSeq,
-	// ErrBadConfig (bad request), ErrLimit (capacity), transient.
+	// ErrBadConfig (bad request), ErrLimit (capacity), and the storage
+	// failure classes (unavailable, insufficient storage, storage failure).
 	Append(name string, data []byte, o AppendOptions) (AppendResult, error)
 	// Read returns every message at or after from (Start, Now or an offset
 	// at most the tail), through the fork chain for a fork, and the tail.

@@ -92,10 +92,11 @@
 // CopyLogSegmentData is idempotent and atomic: a retry overwrites, a failed
 // copy leaves the segment absent, and a crash never leaves it torn.
 // FetchLogSegment takes inclusive byte positions, clipped at the end of the
-// data, and returns an io.ReadCloser so that large segments stream. A
-// segment copied without a transaction index answers FetchIndex of
-// IndexTransaction with ErrRemoteResourceNotFound. DeleteLogSegmentData is
-// idempotent.
+// data, and returns an io.ReadCloser so that large segments stream. The
+// transaction index and the producer snapshot index are optional, as in
+// Crabka's LogSegmentData (Kafka requires the producer snapshot): a segment
+// copied without one answers FetchIndex of that type with
+// ErrRemoteResourceNotFound. DeleteLogSegmentData is idempotent.
 //
 // # Durability and failures
 //

@@ -12,15 +12,16 @@ import (
 // The paths are read through FS (nil: vfs.Default).
 type LogSegmentData struct {
 	FS vfs.FS
-	// LogSegment, OffsetIndex, TimeIndex and ProducerSnapshotIndex are
-	// required.
-	LogSegment            string
-	OffsetIndex           string
-	TimeIndex             string
+	// LogSegment, OffsetIndex and TimeIndex are required.
+	LogSegment  string
+	OffsetIndex string
+	TimeIndex   string
+	// ProducerSnapshotIndex and TransactionIndex are optional, as in
+	// Crabka's LogSegmentData (Kafka's requires the producer snapshot):
+	// empty means the segment has none, and FetchIndex of that index type
+	// then returns ErrRemoteResourceNotFound.
 	ProducerSnapshotIndex string
-	// TransactionIndex is optional: empty means the segment has none, and
-	// FetchIndex of IndexTransaction then returns ErrRemoteResourceNotFound.
-	TransactionIndex string
+	TransactionIndex      string
 	// LeaderEpochIndex is the leader-epoch checkpoint content, given in
 	// memory as in Kafka.
 	LeaderEpochIndex []byte
@@ -76,9 +77,10 @@ type RemoteStorageManager interface {
 
 	// FetchIndex returns a reader of one of the segment's indexes. It
 	// returns ErrRemoteResourceNotFound if the segment is not in the remote
-	// tier or was copied without a transaction index and t is
-	// IndexTransaction, ErrInvalidArgument for an unknown t, and an error
-	// wrapping ErrCorrupt if the stored index fails its checksum.
+	// tier or was copied without the index t (IndexTransaction or
+	// IndexProducerSnapshot, which are optional), ErrInvalidArgument for an
+	// unknown t, and an error wrapping ErrCorrupt if the stored index fails
+	// its checksum.
 	FetchIndex(m RemoteLogSegmentMetadata, t IndexType) (io.ReadCloser, error)
 
 	// DeleteLogSegmentData deletes the segment and its indexes. It is

@@ -197,10 +197,49 @@ func (f *FS) unmount() error {
 	case err != nil:
 		return fmt.Errorf("%w: unmount %s: %w", ErrBacking, f.mountpoint, err)
 	}
-	f.server.Wait()
+	f.waitServer()
 	f.mu.Lock()
 	f.server = nil
 	f.mu.Unlock()
+	return nil
+}
+
+// serverWait bounds the wait for the FUSE server to finish after an
+// unmount.
+const serverWait = 10 * time.Second
+
+// waitServer waits for the FUSE server to end after an unmount. A request
+// the kernel never completes would keep it waiting forever, so after
+// serverWait the FUSE connection is aborted, which fails what is left in
+// flight and ends the server.
+func (f *FS) waitServer() {
+	done := make(chan struct{})
+	go func() {
+		f.server.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return
+	case <-time.After(serverWait):
+	}
+	_ = f.abortConn()
+	<-done
+}
+
+// abortConn aborts the mount's FUSE connection through the fusectl file
+// system, mounting it when missing.
+func (f *FS) abortConn() error {
+	if f.conn == "" {
+		return nil
+	}
+	if _, err := os.Stat(f.conn); errors.Is(err, os.ErrNotExist) {
+		// Not mounted yet; fails harmlessly when it is.
+		_ = syscall.Mount("fusectl", "/sys/fs/fuse/connections", "fusectl", 0, "")
+	}
+	if err := os.WriteFile(filepath.Join(f.conn, "abort"), []byte("1"), 0); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w: abort %s: %w", ErrBacking, f.conn, err)
+	}
 	return nil
 }
 
@@ -339,13 +378,9 @@ func (f *FS) ForceUnmount() error {
 		return nil
 	}
 	derr := syscall.Unmount(f.mountpoint, syscall.MNT_DETACH)
-	if _, err := os.Stat("/sys/fs/fuse/connections"); err == nil && f.conn != "" {
-		if _, err := os.Stat(f.conn); errors.Is(err, os.ErrNotExist) {
-			// Not mounted yet; fails harmlessly when it is.
-			_ = syscall.Mount("fusectl", "/sys/fs/fuse/connections", "fusectl", 0, "")
-		}
-		if err := os.WriteFile(filepath.Join(f.conn, "abort"), []byte("1"), 0); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("%w: abort %s: %w", ErrBacking, f.conn, err)
+	if _, err := os.Stat("/sys/fs/fuse/connections"); err == nil {
+		if err := f.abortConn(); err != nil {
+			return err
 		}
 	}
 	if derr != nil && !errors.Is(derr, syscall.EINVAL) {

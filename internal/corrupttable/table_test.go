@@ -115,9 +115,13 @@ func adapterRows() []adaptertest.Harness {
 			StorageTypes: []string{segment.StorageType}, Params: map[string]string{"segment_size": "65536"}},
 		{Name: "manager(segment,pebble)", Open: func(o adapter.Options) (adapter.StorageAdapter, error) { return manager.Open(o) },
 			StorageTypes: []string{"segment", "pebble"}, Params: map[string]string{"storage_types": "segment,pebble", "segment.segment_size": "65536"}},
-		{Name: jetstream.StorageType, Open: func(o adapter.Options) (adapter.StorageAdapter, error) { return jetstream.OpenAs(jetstream.StorageType, o) },
+		{Name: jetstream.StorageType, Open: func(o adapter.Options) (adapter.StorageAdapter, error) {
+			return jetstream.OpenAs(jetstream.StorageType, o)
+		},
 			StorageTypes: []string{jetstream.StorageType}, MetaFiles: "meta.inf|meta.sum|index.db"},
-		{Name: jetstream.SyncAlways, Open: func(o adapter.Options) (adapter.StorageAdapter, error) { return jetstream.OpenAs(jetstream.SyncAlways, o) },
+		{Name: jetstream.SyncAlways, Open: func(o adapter.Options) (adapter.StorageAdapter, error) {
+			return jetstream.OpenAs(jetstream.SyncAlways, o)
+		},
 			StorageTypes: []string{jetstream.SyncAlways}, MetaFiles: "meta.inf|meta.sum|index.db",
 			Params: map[string]string{jetstream.ParamMaxPayload: "4194304", jetstream.ParamMaxBatch: "2000"}},
 	}

@@ -18,6 +18,6 @@ func Check(ops []porcupine.Operation, tr Traits, timeout time.Duration, verbose 
 	return linearizability.Check(Model(tr), ops, nil, linearizability.CheckOptions{
 		Timeout: timeout, Verbose: verbose,
 		OkReason:      "linearizable, and every acknowledged change survived the crashes",
-		IllegalReason: "no linearization: a lookup, a list or a recovery contradicts the acknowledged changes",
+		IllegalReason: "no linearization: a query or a recovery contradicts the acknowledged changes",
 	})
 }

@@ -3,6 +3,7 @@ package rlmmmodel
 import (
 	"cmp"
 	"fmt"
+	"hash"
 	"hash/fnv"
 	"slices"
 	"strings"
@@ -27,266 +28,438 @@ func TraitsOf(c tiered.Capabilities) Traits {
 	return Traits{Persistent: c.Persistent, SyncOnWrite: c.SyncOnWrite}
 }
 
-type high struct {
-	epoch  int32
-	offset int64
+// ref is a segment an epoch's lookups may return, by the offset the epoch
+// starts at in it.
+type ref struct {
+	start int64
+	id    string
 }
 
-// state is one partition's state; it is never changed in place.
-type state struct {
-	segs []Seg  // by ID
-	high []high // by epoch
+// epochIdx is what a leader epoch knows once a segment of it finished:
+// its referenced segments (disjoint, by start) and its highest offset.
+type epochIdx struct {
+	epoch   int32
+	refs    []ref
+	highest int64
 }
 
-func (s state) find(id string) (int, bool) {
+// State is one partition's state as the model keeps it. It is a value:
+// Step never changes a state it is given.
+type State struct {
+	assigned bool
+	pdelete  tiered.RemotePartitionDeleteState
+	segs     []Seg      // every segment told of, by ID; DELETE_SEGMENT_FINISHED ones are tombstones
+	epochs   []epochIdx // by epoch
+}
+
+func (s State) find(id string) (int, bool) {
 	return slices.BinarySearchFunc(s.segs, id, func(x Seg, id string) int { return strings.Compare(x.ID, id) })
 }
 
-func (s state) clone() state {
-	c := state{segs: make([]Seg, len(s.segs)), high: slices.Clone(s.high)}
+func (s State) epoch(e int32) (int, bool) {
+	return slices.BinarySearchFunc(s.epochs, e, func(x epochIdx, e int32) int { return cmp.Compare(x.epoch, e) })
+}
+
+func (s State) clone() State {
+	c := s
+	c.segs = make([]Seg, len(s.segs))
 	for i, x := range s.segs {
 		c.segs[i] = cloneSeg(x)
+	}
+	c.epochs = make([]epochIdx, len(s.epochs))
+	for i, x := range s.epochs {
+		x.refs = slices.Clone(x.refs)
+		c.epochs[i] = x
 	}
 	return c
 }
 
-func (s state) highest(epoch int32) (int64, bool) {
-	i, ok := slices.BinarySearchFunc(s.high, epoch, func(h high, e int32) int { return cmp.Compare(h.epoch, e) })
+// live returns the segments in any state but DELETE_SEGMENT_FINISHED that
+// keep pass, in list order.
+func (s State) live(keep func(Seg) bool) []Seg {
+	var out []Seg
+	for _, x := range s.segs {
+		if x.State != tiered.DeleteSegmentFinished && keep(x) {
+			out = append(out, x)
+		}
+	}
+	slices.SortFunc(out, compareListed)
+	return out
+}
+
+func (s State) highest(e int32) (int64, bool) {
+	i, ok := s.epoch(e)
 	if !ok {
 		return 0, false
 	}
-	return s.high[i].offset, true
+	return s.epochs[i].highest, true
 }
 
-func (s *state) setHighest(epoch int32, off int64) {
-	i, ok := slices.BinarySearchFunc(s.high, epoch, func(h high, e int32) int { return cmp.Compare(h.epoch, e) })
-	if ok {
-		s.high[i].offset = max(s.high[i].offset, off)
-		return
+// lookup is RemoteLogSegmentMetadata's rule: the referenced segment of the
+// epoch with the greatest start at or below offset, if offset is at or
+// below the epoch's end in it.
+func (s State) lookup(e int32, offset int64) (Seg, bool) {
+	i, ok := s.epoch(e)
+	if !ok {
+		return Seg{}, false
 	}
-	s.high = slices.Insert(s.high, i, high{epoch, off})
+	refs := s.epochs[i].refs
+	k := slices.IndexFunc(refs, func(r ref) bool { return r.start > offset })
+	if k < 0 {
+		k = len(refs)
+	}
+	if k == 0 {
+		return Seg{}, false
+	}
+	j, _ := s.find(refs[k-1].id)
+	seg := s.segs[j]
+	if _, hi, ok := seg.epochRange(e); ok && offset <= hi {
+		return seg, true
+	}
+	return Seg{}, false
 }
 
-func (s *state) forget(epoch int32) {
-	s.high = slices.DeleteFunc(s.high, func(h high) bool { return h.epoch == epoch })
+// finish references seg, which just reached COPY_SEGMENT_FINISHED, in each
+// of its epochs, as the package tiered states it: a segment that reaches
+// the epoch's highest offset supersedes the referenced segments starting
+// at or after it; a late copy that ends below is referenced only if it
+// overlaps no referenced segment.
+func (s *State) finish(seg Seg) {
+	for _, e := range seg.Epochs {
+		lo, hi, _ := seg.epochRange(e.Epoch)
+		i, ok := s.epoch(e.Epoch)
+		if !ok {
+			s.epochs = slices.Insert(s.epochs, i, epochIdx{epoch: e.Epoch, refs: []ref{{lo, seg.ID}}, highest: hi})
+			continue
+		}
+		ix := &s.epochs[i]
+		if hi >= ix.highest {
+			k := slices.IndexFunc(ix.refs, func(r ref) bool { return r.start >= lo })
+			if k < 0 {
+				k = len(ix.refs)
+			}
+			ix.refs = append(ix.refs[:k:k], ref{lo, seg.ID})
+			ix.highest = hi
+			continue
+		}
+		overlaps := slices.ContainsFunc(ix.refs, func(r ref) bool {
+			j, _ := s.find(r.id)
+			olo, ohi, _ := s.segs[j].epochRange(e.Epoch)
+			return olo <= hi && lo <= ohi
+		})
+		if !overlaps {
+			k, _ := slices.BinarySearchFunc(ix.refs, lo, func(r ref, lo int64) int { return cmp.Compare(r.start, lo) })
+			ix.refs = slices.Insert(ix.refs, k, ref{lo, seg.ID})
+		}
+	}
 }
 
-// apply returns the state after in, or ok false if in changes nothing,
-// and the error class the manager must return.
-func (s state) apply(in Input) (next state, changed bool, want ErrClass) {
+// unref removes seg from the referenced segments of its epochs.
+func (s *State) unref(seg Seg) {
+	for _, e := range seg.Epochs {
+		if i, ok := s.epoch(e.Epoch); ok {
+			s.epochs[i].refs = slices.DeleteFunc(s.epochs[i].refs, func(r ref) bool { return r.id == seg.ID })
+		}
+	}
+}
+
+// mutate returns the state after the mutation in, whether it changes
+// anything, and the error classes the manager may return instead (none:
+// it must succeed). Where several errors apply, any of them is allowed.
+func (s State) mutate(in Input) (next State, changed bool, errs []ErrClass) {
+	deleted := s.pdelete == tiered.DeletePartitionFinished
+	if in.Kind == KindAdd || in.Kind == KindUpdate {
+		if deleted {
+			errs = append(errs, ErrPartitionDeleted)
+		}
+		if !s.assigned {
+			errs = append(errs, ErrNotAssigned)
+		}
+	}
 	i, found := s.find(in.Seg.ID)
 	switch in.Kind {
 	case KindAdd:
+		if !in.Seg.valid() || in.Seg.State != tiered.CopySegmentStarted {
+			errs = append(errs, ErrInvalidArgument)
+		}
+		if !deleted && s.pdelete != tiered.PartitionDeleteNone {
+			errs = append(errs, ErrPartitionDeleted)
+		}
 		if found && s.segs[i].State != tiered.CopySegmentStarted {
-			return s, false, ErrInvalidTransition
+			errs = append(errs, ErrInvalidTransition)
+		}
+		if len(errs) > 0 {
+			return s, false, errs
 		}
 		next = s.clone()
-		seg := cloneSeg(in.Seg)
-		seg.State = tiered.CopySegmentStarted
 		if found {
-			next.segs[i] = seg
+			next.segs[i] = cloneSeg(in.Seg)
 		} else {
-			next.segs = slices.Insert(next.segs, i, seg)
+			next.segs = slices.Insert(next.segs, i, cloneSeg(in.Seg))
 		}
-		return next, true, ErrNone
+		return next, true, nil
 	case KindUpdate:
 		to := in.Seg.State
 		switch to {
 		case tiered.CopySegmentFinished, tiered.DeleteSegmentStarted, tiered.DeleteSegmentFinished:
 		default:
-			return s, false, ErrInvalidArgument
+			errs = append(errs, ErrInvalidArgument)
 		}
 		if !found {
-			return s, false, ErrNotFound
+			errs = append(errs, ErrNotFound)
+		} else if !tiered.IsValidTransition(s.segs[i].State, to) {
+			errs = append(errs, ErrInvalidTransition)
 		}
-		from := s.segs[i].State
-		if !tiered.IsValidTransition(from, to) {
-			return s, false, ErrInvalidTransition
+		if len(errs) > 0 {
+			return s, false, errs
 		}
-		if from == to {
-			return s, false, ErrNone
+		seg := s.segs[i]
+		if seg.State == to {
+			return s, false, nil
 		}
 		next = s.clone()
-		seg := &next.segs[i]
-		seg.State = to
+		next.segs[i].State = to
 		switch to {
 		case tiered.CopySegmentFinished:
-			for _, e := range seg.Epochs {
-				_, hi, _ := seg.epochRange(e.Epoch)
-				next.setHighest(e.Epoch, hi)
-			}
+			next.finish(next.segs[i])
+		case tiered.DeleteSegmentStarted:
+			next.unref(seg)
 		case tiered.DeleteSegmentFinished:
+			next.unref(seg)
 			for _, e := range seg.Epochs {
-				live := slices.ContainsFunc(next.segs, func(o Seg) bool {
-					if o.State == tiered.DeleteSegmentFinished {
-						return false
-					}
-					_, _, ok := o.epochRange(e.Epoch)
-					return ok
+				held := slices.ContainsFunc(next.segs, func(o Seg) bool {
+					return o.State != tiered.DeleteSegmentFinished && o.hasEpoch(e.Epoch)
 				})
-				if !live {
-					next.forget(e.Epoch)
+				if j, ok := next.epoch(e.Epoch); ok && !held {
+					next.epochs = slices.Delete(next.epochs, j, j+1)
 				}
 			}
 		}
-		return next, true, ErrNone
+		return next, true, nil
+	case KindPartitionDelete:
+		to := in.PartitionState
+		if !tiered.IsValidPartitionDeleteTransition(s.pdelete, to) {
+			errs = append(errs, ErrInvalidTransition)
+			if to == tiered.PartitionDeleteNone || to > tiered.DeletePartitionFinished {
+				errs = append(errs, ErrInvalidArgument)
+			}
+			return s, false, errs
+		}
+		if s.pdelete == to {
+			return s, false, nil
+		}
+		next = s.clone()
+		next.pdelete = to
+		if to == tiered.DeletePartitionFinished {
+			next.segs, next.epochs = nil, nil
+		}
+		return next, true, nil
+	case KindAssign, KindStop:
+		next = s
+		next.assigned = in.Kind == KindAssign
+		return next, next.assigned != s.assigned, nil
 	}
-	return s, false, ErrNone
+	return s, false, []ErrClass{ErrInvalidArgument}
 }
 
-// read checks a query's output against s.
-func (s state) read(in Input, out Output) bool {
-	if out.Err == ErrStorage || out.Err == ErrUnknown {
+// queryErrs returns the error classes a query may return instead of its
+// answer (none: it must answer).
+func (s State) queryErrs(in Input) []ErrClass {
+	var errs []ErrClass
+	if s.pdelete == tiered.DeletePartitionFinished {
+		errs = append(errs, ErrPartitionDeleted)
+	}
+	if !s.assigned {
+		errs = append(errs, ErrNotAssigned)
+	}
+	if in.Kind != KindList && (in.Epoch < 0 || in.Kind == KindLookup && in.Offset < 0) {
+		errs = append(errs, ErrInvalidArgument)
+	}
+	return errs
+}
+
+func equalList(a, b []Seg) bool { return slices.EqualFunc(a, b, Seg.equal) }
+
+// read reports whether a query's output is one the manager may give in s.
+func (s State) read(in Input, out Output) bool {
+	if out.Err == ErrUnknown {
 		return true
+	}
+	if errs := s.queryErrs(in); len(errs) > 0 {
+		return slices.Contains(errs, out.Err)
 	}
 	if out.Err != ErrNone {
 		return false
 	}
+	holds := func(x Seg) bool { return x.hasEpoch(in.Epoch) }
 	switch in.Kind {
 	case KindLookup:
-		var cands []string
-		for _, x := range s.segs {
-			if x.State != tiered.CopySegmentFinished {
-				continue
-			}
-			if lo, hi, ok := x.epochRange(in.Epoch); ok && lo <= in.Offset && in.Offset <= hi {
-				cands = append(cands, x.ID)
-			}
-		}
-		switch {
-		case len(cands) == 0:
-			return !out.Found
-		case len(cands) == 1:
-			return out.Found && out.ID == cands[0] && out.State == tiered.CopySegmentFinished
-		}
-		return !out.Found || slices.Contains(cands, out.ID) && out.State == tiered.CopySegmentFinished
+		want, ok := s.lookup(in.Epoch, in.Offset)
+		return out.Found == ok && (!ok || out.Seg.equal(want))
 	case KindHighest:
 		off, ok := s.highest(in.Epoch)
 		return out.Found == ok && (!ok || out.Offset == off)
 	case KindList:
-		var want []Seg
-		for _, x := range s.segs {
-			if x.State != tiered.DeleteSegmentFinished {
-				want = append(want, x)
-			}
+		return equalList(out.List, s.live(func(Seg) bool { return true }))
+	case KindListEpoch:
+		return equalList(out.List, s.live(holds))
+	case KindSize:
+		var n int64
+		for _, x := range s.live(holds) {
+			n += x.Size
 		}
-		if len(want) != len(out.List) {
-			return false
-		}
-		got := slices.Clone(out.List)
-		for i := 1; i < len(got); i++ {
-			if got[i].Start < got[i-1].Start {
-				return false
-			}
-		}
-		slices.SortFunc(got, func(a, b Seg) int { return strings.Compare(a.ID, b.ID) })
-		for i := range got {
-			if got[i].ID != want[i].ID || got[i].State != want[i].State {
-				return false
-			}
-		}
-		return true
+		return out.Size == n
 	}
 	return false
 }
 
-// step returns the states s may move to when in returns out.
-func step(tr Traits, s state, in Input, out Output) []state {
-	switch in.Kind {
-	case KindAdd, KindUpdate:
-		next, changed, want := s.apply(in)
-		switch out.Err {
-		case want:
-			return []state{next}
-		case ErrStorage, ErrUnknown:
+// Step returns the states a partition in s may move to when in returns
+// out: none if the output is impossible there.
+func Step(tr Traits, s State, in Input, out Output) []State {
+	switch {
+	case in.Kind == KindCrash:
+		if !tr.Persistent {
+			return []State{{}}
+		}
+		next := s
+		next.assigned = false // assignments are not persisted
+		return []State{next}
+	case in.Kind.IsMutation():
+		next, changed, errs := s.mutate(in)
+		switch {
+		case out.Err == ErrStorage || out.Err == ErrUnknown:
 			if changed {
-				return []state{s, next}
+				return []State{s, next}
 			}
-			return []state{s}
+			return []State{s}
+		case (in.Kind == KindAssign || in.Kind == KindStop) && out.Err == ErrPartitionDeleted:
+			// Refused for a deleted partition among those named, which
+			// may be another one: this one may or may not have changed.
+			if len(in.Partitions()) == 1 && s.pdelete != tiered.DeletePartitionFinished {
+				return nil
+			}
+			return []State{s, next}
+		case len(errs) == 0 && out.Err == ErrNone:
+			return []State{next}
+		case slices.Contains(errs, out.Err):
+			return []State{s}
 		}
 		return nil
-	case KindCrash:
-		if tr.Persistent {
-			return []state{s}
-		}
-		return []state{{}}
 	}
 	if s.read(in, out) {
-		return []state{s}
+		return []State{s}
 	}
 	return nil
 }
 
-func equalState(a, b state) bool {
-	if len(a.segs) != len(b.segs) || !slices.Equal(a.high, b.high) {
+// Equal reports whether two states are the same.
+func (s State) Equal(o State) bool {
+	if s.assigned != o.assigned || s.pdelete != o.pdelete || !equalList(s.segs, o.segs) || len(s.epochs) != len(o.epochs) {
 		return false
 	}
-	for i := range a.segs {
-		x, y := a.segs[i], b.segs[i]
-		if x.ID != y.ID || x.State != y.State || x.Start != y.Start || x.End != y.End || !slices.Equal(x.Epochs, y.Epochs) {
+	for i, x := range s.epochs {
+		y := o.epochs[i]
+		if x.epoch != y.epoch || x.highest != y.highest || !slices.Equal(x.refs, y.refs) {
 			return false
 		}
 	}
 	return true
 }
 
-func hashState(s state) uint64 {
-	h := fnv.New64a()
+// HashTo writes what identifies s to h.
+func (s State) HashTo(h hash.Hash64) {
+	fmt.Fprintf(h, "a%v d%d;", s.assigned, s.pdelete)
 	for _, x := range s.segs {
-		fmt.Fprintf(h, "%s:%d:%d:%d;", x.ID, x.State, x.Start, x.End)
+		fmt.Fprintf(h, "%s:%d:%d:%d:%d:%v;", x.ID, x.State, x.Start, x.End, x.Size, x.Epochs)
 	}
-	for _, x := range s.high {
-		fmt.Fprintf(h, "e%d=%d;", x.epoch, x.offset)
+	for _, x := range s.epochs {
+		fmt.Fprintf(h, "e%d=%d%v;", x.epoch, x.highest, x.refs)
 	}
+}
+
+func hashState(s State) uint64 {
+	h := fnv.New64a()
+	s.HashTo(h)
 	return h.Sum64()
 }
 
-func describeState(s state) string {
+// String describes s for the timeline.
+func (s State) String() string {
 	var b strings.Builder
+	if !s.assigned {
+		b.WriteString("unassigned ")
+	}
+	if s.pdelete != tiered.PartitionDeleteNone {
+		fmt.Fprintf(&b, "%s ", s.pdelete)
+	}
 	for _, x := range s.segs {
 		fmt.Fprintf(&b, "%s[%d,%d]:%s ", short(x.ID), x.Start, x.End, x.State)
 	}
-	for _, x := range s.high {
-		fmt.Fprintf(&b, "hi(e%d)=%d ", x.epoch, x.offset)
+	for _, x := range s.epochs {
+		fmt.Fprintf(&b, "hi(e%d)=%d ", x.epoch, x.highest)
 	}
 	return strings.TrimSpace(b.String())
 }
 
-// Partition splits a history by topic-partition; a crash belongs to every
-// partition.
-func Partition(history []porcupine.Operation) [][]porcupine.Operation {
-	var order []string
-	by := map[string][]porcupine.Operation{}
-	var crashes []porcupine.Operation
-	for _, op := range history {
-		in := op.Input.(Input)
-		if in.Kind == KindCrash {
-			crashes = append(crashes, op)
-			continue
+// Partitioner returns a porcupine Partition function for histories whose
+// inputs carry an Input (got by meta): it splits them by partition. A
+// crash belongs to every partition; an assignment or a stop that names
+// several partitions is split into one operation per partition, its
+// input retargeted by retarget. Since every other operation names one
+// partition and reads or changes that partition's state only, a history
+// is linearizable if each partition's is (linearizability is local); the
+// split assignments are checked per partition, which accepts a history
+// in which the partitions of one call took effect at different moments.
+func Partitioner(meta func(in any) Input, retarget func(in any, tp string) any) func([]porcupine.Operation) [][]porcupine.Operation {
+	return func(history []porcupine.Operation) [][]porcupine.Operation {
+		var order []string
+		by := map[string][]porcupine.Operation{}
+		var crashes []porcupine.Operation
+		for _, op := range history {
+			in := meta(op.Input)
+			if in.Kind == KindCrash {
+				crashes = append(crashes, op)
+				continue
+			}
+			tps := in.Partitions()
+			for _, tp := range tps {
+				o := op
+				if len(tps) > 1 || in.TP != tp {
+					o.Input = retarget(op.Input, tp)
+				}
+				if _, ok := by[tp]; !ok {
+					order = append(order, tp)
+				}
+				by[tp] = append(by[tp], o)
+			}
 		}
-		if _, ok := by[in.TP]; !ok {
-			order = append(order, in.TP)
+		out := make([][]porcupine.Operation, 0, len(order))
+		for _, tp := range order {
+			ops := append(by[tp], crashes...)
+			slices.SortStableFunc(ops, func(a, b porcupine.Operation) int { return cmp.Compare(a.Call, b.Call) })
+			out = append(out, ops)
 		}
-		by[in.TP] = append(by[in.TP], op)
+		return out
 	}
-	out := make([][]porcupine.Operation, 0, len(order))
-	for _, tp := range order {
-		ops := append(by[tp], crashes...)
-		slices.SortStableFunc(ops, func(a, b porcupine.Operation) int { return cmp.Compare(a.Call, b.Call) })
-		out = append(out, ops)
-	}
-	return out
 }
+
+// Partition splits a history of Inputs by topic-partition (see
+// Partitioner).
+var Partition = Partitioner(func(in any) Input { return in.(Input) }, func(in any, tp string) any {
+	x := in.(Input)
+	x.TP = tp
+	return x
+})
 
 // Model returns the porcupine model of a manager with traits tr.
 func Model(tr Traits) porcupine.Model {
-	return linearizability.Typed[state, Input, Output]{
+	return linearizability.Typed[State, Input, Output]{
 		Partition:         Partition,
-		Init:              func() state { return state{} },
-		Step:              func(s state, in Input, out Output) []state { return step(tr, s, in, out) },
-		Equal:             equalState,
+		Init:              func() State { return State{} },
+		Step:              func(s State, in Input, out Output) []State { return Step(tr, s, in, out) },
+		Equal:             State.Equal,
 		Hash:              hashState,
-		DescribeOperation: describe,
-		DescribeState:     describeState,
+		DescribeOperation: Describe,
+		DescribeState:     State.String,
 	}.Model()
 }

@@ -15,6 +15,7 @@ import (
 // it is ordered in real time against every other operation.
 type Recorder struct {
 	clock linearizability.Clock
+	serve []tiered.TopicIDPartition
 
 	mu sync.RWMutex // held shared by calls, exclusively by Crash
 	m  tiered.RemoteLogMetadataManager
@@ -23,86 +24,58 @@ type Recorder struct {
 	ops []porcupine.Operation
 }
 
-// NewRecorder returns a recorder of m.
-func NewRecorder(m tiered.RemoteLogMetadataManager) *Recorder {
-	return &Recorder{clock: linearizability.NewMonotonic(), m: m}
+// NewRecorder returns a recorder of m. If serve names partitions, the
+// recorder assigns them (a recorded call) now and after every crash, as a
+// broker does when it starts.
+func NewRecorder(m tiered.RemoteLogMetadataManager, serve ...tiered.TopicIDPartition) *Recorder {
+	r := &Recorder{clock: linearizability.NewMonotonic(), m: m, serve: serve}
+	if len(serve) > 0 {
+		_ = r.do(0, Input{Kind: KindAssign, Leaders: names(serve)})
+	}
+	return r
 }
 
-func tpKey(tp tiered.TopicIDPartition) string { return tp.String() }
+func names(tps []tiered.TopicIDPartition) []string {
+	out := make([]string, len(tps))
+	for i, tp := range tps {
+		out[i] = TP(tp)
+	}
+	return out
+}
 
-func (r *Recorder) record(client int, in Input, call int64, out Output) {
+// do calls in on the manager and records it; the caller holds mu or runs
+// alone.
+func (r *Recorder) do(client int, in Input) Output {
+	call := r.clock.Now()
+	out := Apply(r.m, in)
 	ret := r.clock.Now()
 	r.hmu.Lock()
 	r.ops = append(r.ops, porcupine.Operation{ClientId: client, Input: in, Call: call, Output: out, Return: ret})
 	r.hmu.Unlock()
+	return out
+}
+
+// Do calls in for client and records it.
+func (r *Recorder) Do(client int, in Input) Output {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.do(client, in)
 }
 
 // Add calls AddRemoteLogSegmentMetadata.
-func (r *Recorder) Add(client int, m tiered.RemoteLogSegmentMetadata) error {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	in := Input{Kind: KindAdd, TP: tpKey(m.ID.TopicIDPartition), Seg: SegOf(m)}
-	call := r.clock.Now()
-	err := r.m.AddRemoteLogSegmentMetadata(m)
-	r.record(client, in, call, Output{Err: Classify(err)})
-	return err
+func (r *Recorder) Add(client int, m tiered.RemoteLogSegmentMetadata) Output {
+	return r.Do(client, Input{Kind: KindAdd, TP: TP(m.ID.TopicIDPartition), Seg: SegOf(m)})
 }
 
 // Update calls UpdateRemoteLogSegmentMetadata.
-func (r *Recorder) Update(client int, u tiered.RemoteLogSegmentMetadataUpdate) error {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	in := Input{Kind: KindUpdate, TP: tpKey(u.ID.TopicIDPartition), Seg: Seg{ID: u.ID.ID.String(), State: u.State}}
-	call := r.clock.Now()
-	err := r.m.UpdateRemoteLogSegmentMetadata(u)
-	r.record(client, in, call, Output{Err: Classify(err)})
-	return err
-}
-
-// Lookup calls RemoteLogSegmentMetadata.
-func (r *Recorder) Lookup(client int, tp tiered.TopicIDPartition, epoch int32, offset int64) (tiered.RemoteLogSegmentMetadata, bool, error) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	in := Input{Kind: KindLookup, TP: tpKey(tp), Epoch: epoch, Offset: offset}
-	call := r.clock.Now()
-	m, ok, err := r.m.RemoteLogSegmentMetadata(tp, epoch, offset)
-	out := Output{Err: Classify(err), Found: ok}
-	if ok {
-		out.ID, out.State = m.ID.ID.String(), m.State
-	}
-	r.record(client, in, call, out)
-	return m, ok, err
-}
-
-// Highest calls HighestOffsetForEpoch.
-func (r *Recorder) Highest(client int, tp tiered.TopicIDPartition, epoch int32) (int64, bool, error) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	in := Input{Kind: KindHighest, TP: tpKey(tp), Epoch: epoch}
-	call := r.clock.Now()
-	off, ok, err := r.m.HighestOffsetForEpoch(tp, epoch)
-	r.record(client, in, call, Output{Err: Classify(err), Found: ok, Offset: off})
-	return off, ok, err
-}
-
-// List calls ListRemoteLogSegments.
-func (r *Recorder) List(client int, tp tiered.TopicIDPartition) ([]tiered.RemoteLogSegmentMetadata, error) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	in := Input{Kind: KindList, TP: tpKey(tp)}
-	call := r.clock.Now()
-	list, err := r.m.ListRemoteLogSegments(tp)
-	out := Output{Err: Classify(err)}
-	for _, m := range list {
-		out.List = append(out.List, SegOf(m))
-	}
-	r.record(client, in, call, out)
-	return list, err
+func (r *Recorder) Update(client int, id tiered.RemoteLogSegmentID, to tiered.RemoteLogSegmentState) Output {
+	return r.Do(client, Input{Kind: KindUpdate, TP: TP(id.TopicIDPartition), Seg: Seg{ID: id.ID.String(), State: to}})
 }
 
 // Crash waits for the calls in flight, then runs crash, which must cut the
-// power under the manager (or drop it) and return the manager opened again
-// with its partitions assigned; the recorder goes on with that one.
+// power under the manager (or drop it) and return the manager opened
+// again; the recorder goes on with that one, after assigning the
+// partitions it serves.
 func (r *Recorder) Crash(client int, crash func(old tiered.RemoteLogMetadataManager) (tiered.RemoteLogMetadataManager, error)) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -112,7 +85,13 @@ func (r *Recorder) Crash(client int, crash func(old tiered.RemoteLogMetadataMana
 		return err
 	}
 	r.m = m
-	r.record(client, Input{Kind: KindCrash}, call, Output{})
+	ret := r.clock.Now()
+	r.hmu.Lock()
+	r.ops = append(r.ops, porcupine.Operation{ClientId: client, Input: Input{Kind: KindCrash}, Call: call, Output: Output{}, Return: ret})
+	r.hmu.Unlock()
+	if len(r.serve) > 0 {
+		_ = r.do(client, Input{Kind: KindAssign, Leaders: names(r.serve)})
+	}
 	return nil
 }
 

@@ -11,8 +11,8 @@ import (
 // Workload is a random history of broker-like calls: clients add segments
 // of fresh offsets (so that no two overlap), move them through states
 // drawn at random (invalid moves included), and look up offsets, highest
-// offsets and lists; client 0 crashes the manager every CrashEvery of its
-// operations.
+// offsets, lists and sizes; client 0 crashes the manager every CrashEvery
+// of its operations. The recorder must serve the partitions.
 type Workload struct {
 	Clients    int
 	Ops        int // per client
@@ -67,7 +67,7 @@ func Drive(r *Recorder, w Workload) error {
 				p := rng.IntN(len(w.Partitions))
 				tp := w.Partitions[p]
 				epoch := int32(1 + rng.IntN(w.Epochs))
-				switch k := rng.IntN(10); {
+				switch k := rng.IntN(12); {
 				case k < 3 || len(own) == 0:
 					n := int64(1 + rng.IntN(50))
 					start := alloc(p, n)
@@ -82,18 +82,22 @@ func Drive(r *Recorder, w Workload) error {
 					if n > 2 && rng.IntN(3) == 0 {
 						m.SegmentLeaderEpochs[epoch+1] = start + n/2
 					}
-					if r.Add(c, m) == nil {
+					if r.Add(c, m).Err == ErrNone {
 						own = append(own, m)
 					}
 				case k < 6:
 					m := own[rng.IntN(len(own))]
-					_ = r.Update(c, tiered.RemoteLogSegmentMetadataUpdate{ID: m.ID, State: states[rng.IntN(len(states))], BrokerID: int32(c)})
+					r.Update(c, m.ID, states[rng.IntN(len(states))])
 				case k < 8:
-					_, _, _ = r.Lookup(c, tp, epoch, rng.Int64N(top(p)+1))
+					r.Do(c, Input{Kind: KindLookup, TP: TP(tp), Epoch: epoch, Offset: rng.Int64N(top(p) + 1)})
 				case k < 9:
-					_, _, _ = r.Highest(c, tp, epoch)
+					r.Do(c, Input{Kind: KindHighest, TP: TP(tp), Epoch: epoch})
+				case k < 10:
+					r.Do(c, Input{Kind: KindListEpoch, TP: TP(tp), Epoch: epoch})
+				case k < 11:
+					r.Do(c, Input{Kind: KindSize, TP: TP(tp), Epoch: epoch})
 				default:
-					_, _ = r.List(c, tp)
+					r.Do(c, Input{Kind: KindList, TP: TP(tp)})
 				}
 			}
 		}()

@@ -98,7 +98,7 @@ func Classify(err error) ErrClass {
 		}
 	}
 	switch streams.ClassOf(err) {
-	case streams.ClassTransient, streams.ClassCapacity:
+	case streams.ClassUnavailable, streams.ClassInsufficientStorage, streams.ClassStorage, streams.ClassCapacity:
 		return ErrUnknown
 	}
 	return ErrOtherRefuse

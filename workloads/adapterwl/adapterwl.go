@@ -117,7 +117,7 @@ var _ workloads.Family = Family{}
 
 func (Family) Name() string { return Name }
 func (Family) Doc() string {
-	return "message-queue storage adapter engines; baselines: physical (raw append + fdatasync), gomap (plain Go map)"
+	return "message-queue storage adapter engines; baselines: physical (the disk's limit: framed writes, each made durable by fdatasync, the best of append, preallocated overwrite and O_DIRECT), gomap (plain Go map)"
 }
 func (Family) Ops() []workloads.OpInfo   { return slices.Clone(ops) }
 func (Family) Params() []workloads.Param { return slices.Clone(params) }
@@ -197,7 +197,7 @@ func (Family) Open(ctx context.Context, engine string, s *workloads.Spec, env wo
 	}
 	set := parseSettings(s)
 	if engine == Physical {
-		return openPhysical(env.Dir, int64(s.Preload), set, env.EngineParams)
+		return openPhysical(env.Dir, int64(s.Preload), set, env.EngineParams, 8+int(s.Batch.Mean()*(s.Value.Mean()+40)))
 	}
 	var (
 		a   adapter.StorageAdapter

@@ -13,9 +13,9 @@ import (
 // physicalTarget is the disk's baseline for the family: a produce batch is
 // encoded as one frame (length, CRC-32C, then per record its offset,
 // timestamp, key, tag and data), written after the previous frame with one
-// write, and made durable with one fdatasync, on a workloads.PhysicalLog
-// that zero-fills ahead of the writes so that most fdatasyncs flush data
-// blocks only.
+// write, and made durable with one fdatasync, on a workloads.PhysicalLog:
+// the best of appending and overwriting a preallocated region (through
+// O_DIRECT where allowed) measured on this disk for the batch's size.
 type physicalTarget struct {
 	mu      sync.Mutex
 	next    uint64
@@ -27,8 +27,8 @@ type physicalTarget struct {
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-func openPhysical(dir string, preload int64, set settings, engineParams map[string]string) (*physicalTarget, error) {
-	log, err := workloads.OpenPhysicalLog("adapterwl", dir, engineParams)
+func openPhysical(dir string, preload int64, set settings, engineParams map[string]string, frameHint int) (*physicalTarget, error) {
+	log, err := workloads.OpenPhysicalLog("adapterwl", dir, engineParams, frameHint)
 	if err != nil {
 		return nil, err
 	}

@@ -16,9 +16,9 @@ import (
 // physicalTarget is the disk's baseline: each append batch is framed as an
 // engine would frame it (index, term, length, CRC-32C, data), written after
 // the previous one with one write, and made durable with one fdatasync. No
-// index, no segment rotation, no reads: a workloads.PhysicalLog, which
-// zero-fills ahead of the writes so that most fdatasyncs flush data blocks
-// only and no file-size metadata: the best a log on this disk can do.
+// index, no segment rotation, no reads: a workloads.PhysicalLog, the best
+// of appending and overwriting a preallocated region (through O_DIRECT
+// where allowed) measured on this disk for the batch's frame size.
 type physicalTarget struct {
 	mu      sync.Mutex
 	log     *workloads.PhysicalLog
@@ -31,8 +31,8 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 const frameHeader = 8 + 8 + 4 + 4
 
-func openPhysical(dir string, preload int64, engineParams map[string]string) (*physicalTarget, error) {
-	log, err := workloads.OpenPhysicalLog("raftlogwl", dir, engineParams)
+func openPhysical(dir string, preload int64, engineParams map[string]string, frameHint int) (*physicalTarget, error) {
+	log, err := workloads.OpenPhysicalLog("raftlogwl", dir, engineParams, frameHint)
 	if err != nil {
 		return nil, err
 	}

@@ -80,7 +80,7 @@ var _ workloads.Family = Family{}
 
 func (Family) Name() string { return Name }
 func (Family) Doc() string {
-	return "durable streams engines (streams.Store); baseline: physical (raw append + fdatasync)"
+	return "durable streams engines (streams.Store); baseline: physical (the disk's limit: framed writes, each made durable by fdatasync, the best of append, preallocated overwrite and O_DIRECT)"
 }
 func (Family) Ops() []workloads.OpInfo   { return slices.Clone(ops) }
 func (Family) Params() []workloads.Param { return slices.Clone(params) }
@@ -123,8 +123,12 @@ func (Family) ErrorKind(err error) string {
 		return "other"
 	}
 	switch e.Class {
-	case streams.ClassTransient:
-		return "transient"
+	case streams.ClassUnavailable:
+		return "unavailable"
+	case streams.ClassInsufficientStorage:
+		return "insufficient_storage"
+	case streams.ClassStorage:
+		return "storage"
 	case streams.ClassCapacity:
 		return "capacity"
 	case streams.ClassNotFound:
@@ -145,7 +149,7 @@ func (Family) Open(ctx context.Context, engine string, s *workloads.Spec, env wo
 		return nil, err
 	}
 	if engine == Physical {
-		return openPhysical(env.Dir, int64(s.Preload), env.EngineParams)
+		return openPhysical(env.Dir, int64(s.Preload), env.EngineParams, int(s.Value.Mean())+frameHeader)
 	}
 	st, err := streams.Open(engine, streams.Options{Dir: env.Dir, Params: env.EngineParams})
 	if err != nil {

@@ -17,8 +17,9 @@
 //
 //	func main() { os.Exit(benchcli.Main(os.Args[1:])) }
 //
-// Exit codes: 0 ok, 1 a significant regression or a missed target, 2 a
-// usage or configuration error.
+// Exit codes: 0 ok, 1 a significant regression, a lost benchmark or a
+// missed target, 2 a usage or configuration error, 3 inconclusive (too few
+// samples for a verdict).
 package benchcli
 
 import (
@@ -31,7 +32,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/term"
@@ -56,6 +59,8 @@ const (
 	ExitOK         = 0
 	ExitRegression = 1
 	ExitUsage      = 2
+	// ExitInconclusive: no verdict (too few samples to decide).
+	ExitInconclusive = 3
 )
 
 // IO are the streams Main writes to; tests replace them.
@@ -78,16 +83,24 @@ usage:
   bench run [flags]              run a suite (see bench run -h)
   bench list                     list engines, workloads and suites
   bench compare [flags] OLD NEW  compare two runs; exit 1 on a significant regression
+  bench ab [flags] BASE HEAD     build two git revisions, run them alternately on this
+                                 machine, compare (see bench ab -h)
   bench report [-out DIR] RUN... draw charts and report.html from stored runs
   bench targets RUN              check a run against the d-engine targets; exit 1 if one is missed
 
-exit codes: 0 ok, 1 regression or target missed, 2 usage or configuration error
+exit codes: 0 ok, 1 regression, lost benchmark or target missed, 2 usage or
+configuration error, 3 inconclusive (insufficient samples)
 `
 
 // MainIO is Main with explicit streams.
 func MainIO(args []string, stdio IO) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// After the first interrupt, a second one stops the process.
+		<-ctx.Done()
+		stop()
+	}()
 	if len(args) == 0 {
 		return cmdRun(ctx, nil, stdio)
 	}
@@ -98,6 +111,8 @@ func MainIO(args []string, stdio IO) int {
 		return cmdList(args[1:], stdio)
 	case "compare":
 		return cmdCompare(args[1:], stdio)
+	case "ab":
+		return cmdAB(ctx, args[1:], stdio)
 	case "report":
 		return cmdReport(args[1:], stdio)
 	case "targets":
@@ -161,12 +176,15 @@ func cmdRun(ctx context.Context, args []string, stdio IO) int {
 	engines := fs.String("engines", "", "comma-separated engine globs (raftlog/*, file,pebble); default all")
 	wl := fs.String("workloads", "", "comma-separated workload globs; default all")
 	count := fs.Int("count", 1, "runs of each engine x workload")
-	dur := fs.Duration("duration", 0, "override every workload's duration")
-	warm := fs.Duration("warmup", 0, "override every workload's warm-up")
+	dur := fs.Duration("duration", 0, "override every workload's duration (> 0)")
+	warm := fs.Duration("warmup", 0, "override every workload's warm-up (>= 0)")
 	seed := fs.Uint64("seed", 1, "seed of every generator")
-	out := fs.String("out", "", "run directory (default results/runs/ID or bench-results/ID)")
+	out := fs.String("out", "", "run directory, new or empty (default results/runs/ID or bench-results/ID)")
+	force := fs.Bool("force", false, "replace an earlier run's files in --out")
 	scratch := fs.String("scratch", "", "where engines write (default the temporary directory)")
 	noReport := fs.Bool("no-report", false, "write results only")
+	checkTargets := fs.Bool("targets", true, "check the d-engine targets; a missed one exits 1")
+	driverOverhead := fs.Bool("driver-overhead", true, "measure the driver's own cost per operation first (0.6 s)")
 	history := fs.String("history", "", "directory of stored runs for the report's trend chart (default the run directory's parent)")
 	params := paramFlag{}
 	fs.Var(params, "param", "engine parameter ENGINE:KEY=VALUE (repeatable)")
@@ -177,13 +195,29 @@ func cmdRun(ctx context.Context, args []string, stdio IO) int {
 		}
 		return ExitUsage
 	}
-	if len(pos) > 0 {
-		fmt.Fprintf(stdio.Stderr, "bench run: unexpected arguments %v\n", pos)
+	usageErr := func(format string, a ...any) int {
+		fmt.Fprintf(stdio.Stderr, "bench run: "+format+"\n", a...)
 		return ExitUsage
 	}
-	if *count < 1 || *count > 1000 {
-		fmt.Fprintf(stdio.Stderr, "bench run: --count %d: want 1..1000\n", *count)
-		return ExitUsage
+	if len(pos) > 0 {
+		return usageErr("unexpected arguments %v", pos)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	switch {
+	case *count < 1 || *count > 1000:
+		return usageErr("--count %d: want 1..1000", *count)
+	case set["duration"] && *dur <= 0:
+		return usageErr("--duration %v: want > 0", *dur)
+	case set["warmup"] && *warm < 0:
+		return usageErr("--warmup %v: want >= 0", *warm)
+	case set["out"] && strings.TrimSpace(*out) == "":
+		return usageErr("--out is empty")
+	}
+	if *history != "" {
+		if st, err := os.Stat(*history); err != nil || !st.IsDir() {
+			return usageErr("--history %s: not a directory", *history)
+		}
 	}
 	command := "go run ./cmd/bench run"
 	if len(args) > 0 {
@@ -195,24 +229,47 @@ func cmdRun(ctx context.Context, args []string, stdio IO) int {
 	log := newLogger(stdio.Stderr)
 	opts := RunOptions{Suite: *suite, Engines: *engines, Workloads: *wl, Count: *count, Duration: *dur, Warmup: *warm,
 		Seed: *seed, Scratch: *scratch, EngineParams: params, Command: command, Log: log}
+	if !*driverOverhead {
+		opts.OverheadDuration = -1
+	}
 	if isTTY(stdio) {
 		opts.Progress = stdio.Stderr
 	}
-	start := time.Now()
-	run, err := RunSuite(ctx, opts)
+	// Resolve names and prepare the run directory before measuring
+	// anything: a typo or an unwritable --out fails at once.
+	planned, _, err := Plan(opts)
 	if err != nil {
-		fmt.Fprintf(stdio.Stderr, "bench: %v\n", err)
-		if run == nil || len(run.Results) == 0 {
-			return ExitUsage
+		fmt.Fprintf(stdio.Stderr, "bench run: %v\n", err)
+		return ExitUsage
+	}
+	for engine := range params {
+		if !slices.Contains(workloads.EngineNames(), engine) {
+			return usageErr("--param %s: no engine is named %s (registered: %v)", engine, engine, workloads.EngineNames())
 		}
 	}
+	start := time.Now()
+	opts.ID = RunID(start, planned.Name)
 	dir := *out
 	if dir == "" {
-		root := "bench-results"
-		if st, err := os.Stat("results"); err == nil && st.IsDir() {
-			root = filepath.Join("results", "runs")
+		dir = defaultRunDir(opts.ID)
+	}
+	rd, err := openRunDir(dir, *force)
+	if err != nil {
+		fmt.Fprintf(stdio.Stderr, "bench run: %v\n", err)
+		return ExitUsage
+	}
+	defer rd.release()
+	run, err := RunSuite(ctx, opts)
+	if err != nil && (run == nil || len(run.Results) == 0) {
+		fmt.Fprintf(stdio.Stderr, "bench: %v\n", err)
+		if run != nil && run.Partial != "" {
+			fmt.Fprintf(stdio.Stderr, "bench: %s, before any result: nothing written\n", run.Partial)
+			return ExitInconclusive
 		}
-		dir = filepath.Join(root, run.ID)
+		return ExitUsage
+	}
+	if run.Partial != "" {
+		fmt.Fprintf(stdio.Stderr, "bench: %s: keeping the %d finished results, marked partial\n", run.Partial, len(run.Results))
 	}
 	if err := results.Write(dir, run); err != nil {
 		fmt.Fprintf(stdio.Stderr, "bench: %v\n", err)
@@ -234,7 +291,42 @@ func cmdRun(ctx context.Context, args []string, stdio IO) int {
 		fmt.Fprintf(stdio.Stdout, "report: %s\n", page)
 	}
 	fmt.Fprintf(stdio.Stdout, "%d results, %d skipped, in %s\n", len(run.Results), len(run.Skipped), time.Since(start).Round(time.Second))
+	if run.Partial != "" {
+		fmt.Fprintf(stdio.Stdout, "PARTIAL: %s\n", run.Partial)
+		return ExitInconclusive
+	}
+	if *checkTargets {
+		return printTargetVerdict(run, stdio)
+	}
 	return ExitOK
+}
+
+// printTargetVerdict checks the d-engine targets on a run it just made and
+// names the missed ones: exit 1 if one is missed.
+func printTargetVerdict(run *results.Run, stdio IO) int {
+	checks := reports.CheckTargets(run, reports.DEngineTargets)
+	measured, missed := 0, 0
+	var lines []string
+	for _, c := range checks {
+		if !c.Measured {
+			continue
+		}
+		measured++
+		if !c.Met {
+			missed++
+			lines = append(lines, fmt.Sprintf("  MISSED %-18s %-10s %s: measured %s", c.Engine, c.Target.Name, c.Target.Text, c.ValueText()))
+		}
+	}
+	if measured == 0 {
+		return ExitOK
+	}
+	if missed == 0 {
+		fmt.Fprintf(stdio.Stdout, "targets: all %d met\n", measured)
+		return ExitOK
+	}
+	fmt.Fprintf(stdio.Stdout, "targets: %d of %d missed on this machine (exit 1; --targets=false measures without this check):\n%s\n",
+		missed, measured, strings.Join(lines, "\n"))
+	return ExitRegression
 }
 
 // loadHistory reads the stored runs in dir other than id, oldest first.

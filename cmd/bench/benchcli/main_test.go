@@ -1,6 +1,8 @@
 package benchcli
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,7 +22,7 @@ func TestRunWritesResultsAndReport(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}
-	for _, f := range []string{results.JSONFile, results.BenchFile, reports.HTMLFile, "charts/throughput.png", "charts/throughput.svg", "charts/latency-append.png"} {
+	for _, f := range []string{results.JSONFile, results.BenchFile, reports.HTMLFile, "charts/throughput-raftlog.png", "charts/throughput-raftlog.svg", "charts/latency-append.png"} {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", f, err)
 		}
@@ -76,7 +78,7 @@ func TestRunWritesResultsAndReport(t *testing.T) {
 	if code != ExitOK || !strings.Contains(stdout, "(2 runs)") {
 		t.Fatalf("report: exit %d\n%s%s", code, stdout, stderr)
 	}
-	if _, err := os.Stat(filepath.Join(out2, "charts", "trend.png")); err != nil {
+	if _, err := os.Stat(filepath.Join(out2, "charts", "trend-raftlog.png")); err != nil {
 		t.Errorf("trend chart: %v", err)
 	}
 }
@@ -93,8 +95,17 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"run", "--count", "0"}, "--count"},
 		{[]string{"run", "--suite", "nope"}, "unknown suite"},
 		{[]string{"run", "--suite", bad}, "bad.yaml:6"},
-		{[]string{"run", "--engines", "nothing-like-this"}, "no engine matches"},
+		{[]string{"run", "--engines", "nothing-like-this"}, `no engine is named "nothing-like-this"`},
+		{[]string{"run", "--engines", "raftlog/nosuch,file"}, `no engine is named "raftlog/nosuch"`},
+		{[]string{"run", "--workloads", "append,nosuch"}, `no workload of suite quick is named "nosuch"`},
+		{[]string{"run", "--duration=-1s"}, "--duration -1s: want > 0"},
+		{[]string{"run", "--duration=0s"}, "--duration 0s: want > 0"},
+		{[]string{"run", "--warmup=-1ms"}, "--warmup -1ms: want >= 0"},
+		{[]string{"run", "--history", filepath.Join(dir, "nope")}, "--history"},
+		{[]string{"run", "--param", "raftlog/nosuch:x=1"}, "no engine is named raftlog/nosuch"},
+		{[]string{"run", "--out", bad}, "not writable"},
 		{[]string{"run", "--workloads", "nothing-like-this"}, "no workload"},
+		{[]string{"compare", "--min-effect", "0.05", "a", "b"}, "give the unit"},
 		{[]string{"run", "--param", "file:x"}, "ENGINE:KEY=VALUE"},
 		{[]string{"run", "extra"}, "unexpected arguments"},
 		{[]string{"list", "x"}, "no arguments"},
@@ -155,4 +166,101 @@ func TestTargets(t *testing.T) {
 			t.Errorf("the baseline was checked against the targets:\n%s", out)
 		}
 	}
+}
+
+// TestRunDirectory: an existing non-empty --out is refused unless --force,
+// which replaces only an earlier run's files; a directory another run
+// holds is refused; nothing is measured before these checks.
+func TestRunDirectory(t *testing.T) {
+	dir := t.TempDir()
+	args := func(out string, extra ...string) []string {
+		return append([]string{"run", "--engines", "memory", "--workloads", "hardstate", "--duration", "50ms", "--warmup", "0s",
+			"--no-report", "--out", out, "--scratch", dir}, extra...)
+	}
+	out := filepath.Join(dir, "run")
+	if code, o, e := runMain(t, args(out)...); code != ExitOK {
+		t.Fatalf("first run: exit %d\n%s%s", code, o, e)
+	}
+	stale := filepath.Join(out, reports.HTMLFile)
+	if err := os.WriteFile(stale, []byte("old report"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, o, e := runMain(t, args(out)...)
+	if code != ExitUsage || !strings.Contains(e, "is not empty") || !strings.Contains(e, "--force") {
+		t.Errorf("second run into the same --out: exit %d, want %d naming --force\n%s%s", code, ExitUsage, o, e)
+	}
+	if code, o, e := runMain(t, args(out, "--force")...); code != ExitOK {
+		t.Fatalf("--force: exit %d\n%s%s", code, o, e)
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Error("--force left the earlier run's report.html beside the new results")
+	}
+	if _, err := os.Stat(filepath.Join(out, lockFile)); err == nil {
+		t.Error("the lock file outlived the run")
+	}
+	foreign := filepath.Join(dir, "foreign")
+	os.MkdirAll(foreign, 0o755)
+	os.WriteFile(filepath.Join(foreign, "notes.txt"), []byte("mine"), 0o644)
+	if code, o, e := runMain(t, args(foreign, "--force")...); code != ExitUsage || !strings.Contains(e, "notes.txt") {
+		t.Errorf("--force over a file bench did not write: exit %d\n%s%s", code, o, e)
+	}
+	if _, err := os.Stat(filepath.Join(foreign, "notes.txt")); err != nil {
+		t.Errorf("--force removed a file bench did not write: %v", err)
+	}
+
+	held := filepath.Join(dir, "held")
+	rd, err := openRunDir(held, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.release()
+	if code, o, e := runMain(t, args(held)...); code != ExitUsage || !strings.Contains(e, "another bench run") {
+		t.Errorf("run into a held directory: exit %d, want %d\n%s%s", code, ExitUsage, o, e)
+	}
+}
+
+// TestRunInterruptedKeepsResults cancels a run (as SIGINT does) after its
+// first steps: the finished results are written, the run is marked
+// partial and the exit code is 3.
+func TestRunInterruptedKeepsResults(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "run")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout bytes.Buffer
+	// Interrupt when the second step's line is logged.
+	stderr := &cancelOn{cancel: cancel, marker: "[2/12]"}
+	no := false
+	code := cmdRun(ctx, []string{"--engines", "memory", "--workloads", "hardstate,append,conflict,reset", "--duration", "300ms", "--warmup", "0s",
+		"--count", "3", "--out", out, "--scratch", dir}, IO{Stdout: &stdout, Stderr: stderr, TTY: &no})
+	if code != ExitInconclusive {
+		t.Fatalf("exit %d, want %d\n%s%s", code, ExitInconclusive, stdout.String(), stderr.String())
+	}
+	run, err := results.Read(out)
+	if err != nil {
+		t.Fatalf("%v\n%s%s", err, stdout.String(), stderr.String())
+	}
+	if run.Partial == "" || len(run.Results) == 0 || len(run.Results) >= 12 {
+		t.Errorf("partial %q with %d results; want marked partial with some of the 12", run.Partial, len(run.Results))
+	}
+	if !strings.Contains(stdout.String(), "PARTIAL") {
+		t.Errorf("no PARTIAL in the output:\n%s", stdout.String())
+	}
+	if _, err := os.Stat(filepath.Join(out, reports.HTMLFile)); err != nil {
+		t.Errorf("no report for the partial run: %v", err)
+	}
+}
+
+// cancelOn is a log writer that cancels a context when a marker is written.
+type cancelOn struct {
+	bytes.Buffer
+	cancel func()
+	marker string
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), c.marker) {
+		c.cancel()
+	}
+	return c.Buffer.Write(p)
 }

@@ -2,7 +2,6 @@ package benchcli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -45,6 +44,8 @@ type RunOptions struct {
 	OverheadDuration time.Duration
 	// Command is recorded as the command that reproduces the run.
 	Command string
+	// ID names the run (default: its start time and the suite's name).
+	ID string
 	// Log receives one line per step when Progress is nil.
 	Log *slog.Logger
 	// Progress, if set, draws a progress bar.
@@ -78,6 +79,16 @@ func Plan(o RunOptions) (*workloads.Suite, []string, error) {
 		}
 		specs = append(specs, s)
 	}
+	var wnames []string
+	for _, s := range suite.Workloads {
+		wnames = append(wnames, s.Name, s.Base)
+	}
+	if bad := unmatched(o.Workloads, wnames); len(bad) > 0 {
+		return nil, nil, fmt.Errorf("%w: --workloads: no workload of suite %s is named %s (see bench list)", errUsage, suite.Name, strings.Join(bad, ", "))
+	}
+	if bad := unmatched(o.Engines, workloads.EngineNames()); len(bad) > 0 {
+		return nil, nil, fmt.Errorf("%w: --engines: no engine is named %s (registered: %v)", errUsage, strings.Join(bad, ", "), workloads.EngineNames())
+	}
 	if len(specs) == 0 {
 		return nil, nil, fmt.Errorf("%w: no workload of suite %s matches %q", errUsage, suite.Name, o.Workloads)
 	}
@@ -100,6 +111,26 @@ func Plan(o RunOptions) (*workloads.Suite, []string, error) {
 		return nil, nil, fmt.Errorf("%w: no engine matches %q (registered: %v)", errUsage, o.Engines, workloads.EngineNames())
 	}
 	return suite, engines, nil
+}
+
+// unmatched returns the comma-separated globs that match none of names
+// (or the part of a name after its family).
+func unmatched(globs string, names []string) []string {
+	var bad []string
+	for g := range strings.SplitSeq(globs, ",") {
+		g = strings.TrimSpace(g)
+		if g == "" {
+			continue
+		}
+		if _, err := path.Match(g, ""); err != nil {
+			bad = append(bad, fmt.Sprintf("%q (%v)", g, err))
+			continue
+		}
+		if !slices.ContainsFunc(names, func(n string) bool { return n != "" && matchAny(g, n, "") }) {
+			bad = append(bad, fmt.Sprintf("%q", g))
+		}
+	}
+	return bad
 }
 
 // matchAny reports whether name (or alt, or the part of name after the
@@ -156,7 +187,10 @@ func RunSuite(ctx context.Context, o RunOptions) (*results.Run, error) {
 		Commit: commit, Dirty: dirty, Seed: o.Seed, Suite: suite.Name, Count: o.Count,
 		Engines: engines, Specs: suite.Workloads,
 	}
-	run.ID = run.Started.Format("20060102-150405") + "-" + sanitize(suite.Name)
+	run.ID = o.ID
+	if run.ID == "" {
+		run.ID = RunID(run.Started, suite.Name)
+	}
 	if run.Machine.FileSystem == "tmpfs" {
 		o.Log.Warn("the scratch directory is on tmpfs: fsync costs nothing there, use --scratch on a disk", "dir", scratch)
 	}
@@ -168,6 +202,10 @@ func RunSuite(ctx context.Context, o RunOptions) (*results.Run, error) {
 		}
 		ov, err := workloads.MeasureOverhead(ctx, workloads.Duration(d), runtime.GOMAXPROCS(0))
 		if err != nil {
+			if ctx.Err() != nil {
+				run.Partial = "interrupted while measuring the driver's overhead"
+				return run, ctx.Err()
+			}
 			return nil, fmt.Errorf("driver overhead: %w", err)
 		}
 		run.Driver = ov
@@ -204,9 +242,15 @@ func RunSuite(ctx context.Context, o RunOptions) (*results.Run, error) {
 			progressbar.OptionSetDescription("bench"), progressbar.OptionClearOnFinish())
 	}
 	failed := map[string]bool{} // a pair that failed once is not retried
+	interrupted := func(err error, done int) (*results.Run, error) {
+		run.Partial = fmt.Sprintf("interrupted after %d of %d steps", done, len(steps))
+		run.ComputeBaselines()
+		run.Finished = time.Now().UTC()
+		return run, err
+	}
 	for i, st := range steps {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return interrupted(err, i)
 		}
 		key := st.engine + " " + st.spec.Name
 		if failed[key] {
@@ -224,8 +268,8 @@ func RunSuite(ctx context.Context, o RunOptions) (*results.Run, error) {
 		})
 		os.RemoveAll(dir)
 		if err != nil {
-			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-				return nil, err
+			if ctx.Err() != nil {
+				return interrupted(ctx.Err(), i)
 			}
 			failed[key] = true
 			run.Skipped = append(run.Skipped, results.Skip{Engine: st.engine, Workload: st.spec.Name, Reason: err.Error()})
@@ -260,6 +304,11 @@ func RunSuite(ctx context.Context, o RunOptions) (*results.Run, error) {
 		return run, fmt.Errorf("bench: nothing ran (%d skipped)", len(run.Skipped))
 	}
 	return run, nil
+}
+
+// RunID names a run by its start time and suite: 20260102-150405-quick.
+func RunID(started time.Time, suite string) string {
+	return started.UTC().Format("20060102-150405") + "-" + sanitize(suite)
 }
 
 // seriesInterval keeps about ten points or more in a short run's series.

@@ -257,6 +257,9 @@ func planCampaign(cc CampaignConfig) ([]plannedCell, error) {
 	if len(engines) == 0 {
 		for _, f := range Families() {
 			for _, e := range f.Engines() {
+				if _, err := f.server(e, ""); errors.Is(err, ErrUsage) {
+					continue // needs a --server-cmd: run it by name
+				}
 				engines = append(engines, f.Name()+"/"+e)
 			}
 		}
@@ -281,8 +284,10 @@ func planCampaign(cc CampaignConfig) ([]plannedCell, error) {
 	if len(nems) == 0 {
 		for _, n := range faults.Nemeses() {
 			nems = append(nems, n.Name())
+			if n.Name() == "fsync" {
+				nems = append(nems, "fsync@lazyfs")
+			}
 		}
-		nems = append(nems, "fsync@lazyfs")
 	}
 	for _, n := range nems {
 		name, _, _ := strings.Cut(n, "@")
@@ -573,7 +578,7 @@ func campaignMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	first := fs.Uint64("first-seed", 1, "first seed")
 	clients := fs.Int("clients", 3, "logical clients")
 	engines := fs.String("engines", "", "reference engines FAMILY/ENGINE, comma-separated (default: every family's)")
-	mutants := fs.String("mutants", "all", "mutants FAMILY/mutant/NAME, comma-separated; all, or none")
+	mutants := fs.String("mutants", "", "mutants FAMILY/mutant/NAME, comma-separated; all, or none (default: all, or none when --engines is given)")
 	nemeses := fs.String("nemeses", "", "nemeses, comma-separated (default: all)")
 	shard := fs.String("shard", "1/1", "run shard I of N (I/N): the cells at positions I-1, I-1+N, ...")
 	allow := fs.Bool("allow-unavailable", false, "in a release suite, accept cells that cannot run here (no FUSE, not root)")
@@ -597,10 +602,11 @@ func campaignMain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		FirstSeed: *first, Clients: *clients, Out: *out, Engines: splitList(*engines), Nemeses: splitList(*nemeses),
 		Shard: si, Shards: sn, Progress: stderr}
 	switch *mutants {
-	case "all":
+	case "":
 		if len(cc.Engines) > 0 {
 			cc.Mutants = []string{}
 		}
+	case "all":
 	case "none":
 		cc.Mutants = []string{}
 	default:

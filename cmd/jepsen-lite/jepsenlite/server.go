@@ -46,7 +46,6 @@ type serverTarget struct {
 	inf  Info
 	root string
 	fs   *lazyfs.FS // nil unless on lazyfs
-	log  io.Writer
 }
 
 var (

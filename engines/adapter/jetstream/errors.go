@@ -27,14 +27,13 @@ var (
 
 // JetStream API error codes the engine tells apart.
 var (
-	codeStreamNotFound  = jetstream.ErrorCode(server.JSStreamNotFoundErr)
-	codeStreamNameInUse = jetstream.ErrorCode(server.JSStreamNameExistErr)
-	codeMsgTooBig       = jetstream.ErrorCode(server.JSStreamMessageExceedsMaximumErr)
-	codeBatchTooLarge   = jetstream.ErrorCode(server.JSAtomicPublishTooLargeBatchErrF)
-	codeBatchInflight   = jetstream.ErrorCode(server.JSAtomicPublishTooManyInflight)
-	codeNoMessage       = jetstream.ErrorCode(server.JSNoMessageFoundErr)
-	codeSeqNotFound     = jetstream.ErrorCode(server.JSSequenceNotFoundErrF)
-	codeDeleteFailed    = jetstream.ErrorCode(server.JSStreamMsgDeleteFailedF)
+	codeStreamNotFound = jetstream.ErrorCode(server.JSStreamNotFoundErr)
+	codeMsgTooBig      = jetstream.ErrorCode(server.JSStreamMessageExceedsMaximumErr)
+	codeBatchTooLarge  = jetstream.ErrorCode(server.JSAtomicPublishTooLargeBatchErrF)
+	codeBatchInflight  = jetstream.ErrorCode(server.JSAtomicPublishTooManyInflight)
+	codeNoMessage      = jetstream.ErrorCode(server.JSNoMessageFoundErr)
+	codeSeqNotFound    = jetstream.ErrorCode(server.JSSequenceNotFoundErrF)
+	codeDeleteFailed   = jetstream.ErrorCode(server.JSStreamMsgDeleteFailedF)
 )
 
 // apiCode returns the JetStream API error code err carries, or 0.

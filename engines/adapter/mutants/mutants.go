@@ -17,16 +17,21 @@ type Mutant struct {
 	Bug string
 	// Bugs is the bug planted in the segment engine.
 	Bugs segment.Bugs
+	// SuiteBlind, when set, says why the conformance suite cannot see the
+	// bug and what catches it instead.
+	SuiteBlind string
 }
 
 // All lists the mutants, in a fixed order.
 func All() []Mutant {
 	return []Mutant{
-		{"mutant/reuse-offsets", "hands out the offset of a deleted last record again", segment.Bugs{ReuseOffsets: true}},
-		{"mutant/forget-tags", "the tag index is not persisted: tag reads after a reopen find nothing", segment.Bugs{ForgetTags: true}},
-		{"mutant/ack-before-sync", "acknowledges writes before they are synced", segment.Bugs{AckBeforeSync: true}},
-		{"mutant/serve-deleted-keys", "ReadByKey returns records deleted by key", segment.Bugs{ServeDeletedKeys: true}},
-		{"mutant/retry-sync-after-eio", "retries a failed sync and carries on without the lost data", segment.Bugs{RetrySyncAfterEIO: true}},
+		{"mutant/reuse-offsets", "hands out the offset of a deleted last record again", segment.Bugs{ReuseOffsets: true}, ""},
+		{"mutant/forget-tags", "the tag index is not persisted: tag reads after a reopen find nothing", segment.Bugs{ForgetTags: true}, ""},
+		{"mutant/ack-before-sync", "acknowledges writes before they are synced", segment.Bugs{AckBeforeSync: true}, ""},
+		{"mutant/serve-deleted-keys", "ReadByKey returns records deleted by key", segment.Bugs{ServeDeletedKeys: true}, ""},
+		{"mutant/retry-sync-after-eio", "retries a failed sync and carries on without the lost data", segment.Bugs{RetrySyncAfterEIO: true}, ""},
+		{"mutant/trust-page-cache", "builds on the last segment as read at open, which after a failed fsync may be in the page cache only", segment.Bugs{TrustPageCache: true},
+			"the suite's in-memory disk drops what a failed fsync lost; jepsen-lite's fsync on lazyfs, whose page cache keeps it readable, catches it (cmd/jepsen-lite/jepsenlite TestAdapterTrustPageCache)"},
 	}
 }
 

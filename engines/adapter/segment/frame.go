@@ -132,16 +132,6 @@ func (d *decoder) fail(what string) {
 	}
 }
 
-func (d *decoder) byte() byte {
-	if d.err != nil || len(d.b) < 1 {
-		d.fail("byte")
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
 func (d *decoder) uvarint() uint64 {
 	if d.err != nil {
 		return 0

@@ -123,6 +123,10 @@ type Bugs struct {
 	// RetrySyncAfterEIO retries a failed segment sync and carries on if the
 	// retry succeeds, which on Linux it does without the lost data.
 	RetrySyncAfterEIO bool
+	// TrustPageCache builds on the last segment as read at open, without
+	// making it durable: after a failed fsync it may be in the page cache
+	// only (caught on lazyfs, whose failed fsync leaves it readable).
+	TrustPageCache bool
 	// SkipChecksums reads frames without checking their CRC-32C.
 	SkipChecksums bool
 }
@@ -639,8 +643,6 @@ func parseSegName(name string) (uint64, bool) {
 	n, err := strconv.ParseUint(stem, 10, 64)
 	return n, err == nil
 }
-
-var errStop = errors.New("stop")
 
 // readAllFrames calls fn for every frame of a file up to size. A bad frame
 // is reported with its position.

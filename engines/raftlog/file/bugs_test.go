@@ -3,11 +3,13 @@ package file
 import (
 	"errors"
 	"fmt"
+	"syscall"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
+	"github.com/ordeal-dev/ordeal/faults"
 )
 
 // TestBugs shows each planted defect changing what a test can observe: the
@@ -26,6 +28,7 @@ func TestBugs(t *testing.T) {
 		{"AcceptTornRecord", Bugs{AcceptTornRecord: true}, checkTornRecordCut},
 		{"StaleLastIndex", Bugs{StaleLastIndex: true}, checkLastIndexAfterTruncate},
 		{"TrustPageCache", Bugs{TrustPageCache: true}, checkRecoveredSurvivesCrash},
+		{"IgnoreWriteBackError", Bugs{IgnoreWriteBackError: true}, checkWriteBackFailureFailsOpen},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := tc.check(t, Bugs{}); err != nil {
@@ -164,6 +167,30 @@ func checkRecoveredSurvivesCrash(t *testing.T, b Bugs) error {
 	c := openOn(t, mem.CrashClone(vfs.CrashCloneCfg{}), nil)
 	if got := c.LastIndex(); got != 6 {
 		return fmt.Errorf("recovery served entries 1..6, but after a power loss LastIndex = %d", got)
+	}
+	return nil
+}
+
+// checkWriteBackFailureFailsOpen fails the sync of the hard state that open
+// writes back over itself: the open must fail, not serve the state.
+func checkWriteBackFailureFailsOpen(t *testing.T, b Bugs) error {
+	mem := vfs.NewMem()
+	e := openBugs(t, mem, nil, Bugs{})
+	if err := e.SaveHardState(raftlog.HardState{Term: 1}); err != nil {
+		t.Fatal(err)
+	}
+	mustClose(t, e)
+	rule, err := faults.OnIndex(faults.OpSync, syscall.EIO, 0).OnPath(hardStateName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err = OpenWithBugs(raftlog.Options{Dir: testDir, FS: faults.Wrap(mem, rule)}, b)
+	if err == nil {
+		_ = e.Close()
+		return fmt.Errorf("the sync of the hard state written back at open failed, and the open served it")
+	}
+	if !errors.Is(err, syscall.EIO) {
+		t.Fatalf("open = %v, which does not wrap the injected EIO", err)
 	}
 	return nil
 }

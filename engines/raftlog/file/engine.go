@@ -19,15 +19,16 @@ func init() {
 // Bugs plants known defects so the checks can be shown to catch them.
 // The zero value is the correct engine.
 type Bugs struct {
-	SkipSync            bool // acknowledge before fsync: segment data is never synced
-	RetrySyncAfterError bool // after a failed fsync, sync again and acknowledge if that succeeds
-	ForgetPurgeBoundary bool // the purge boundary is not persisted; reopen derives the first index from the kept segments
-	SkipDirSync         bool // no directory fsync after creating or removing a segment
-	VolatileTruncate    bool // truncate is applied in memory only, never persisted
-	AcceptTornRecord    bool // recovery keeps a tail record whose checksum fails
-	StaleLastIndex      bool // LastIndex is cached and not updated by Truncate
-	TrustPageCache      bool // recovery builds on the last segment as read, without writing it back
-	IgnoreCloseRecord   bool // recovery after a clean close cuts a damaged tail as if a crash had torn it
+	SkipSync             bool // acknowledge before fsync: segment data is never synced
+	RetrySyncAfterError  bool // after a failed fsync, sync again and acknowledge if that succeeds
+	ForgetPurgeBoundary  bool // the purge boundary is not persisted; reopen derives the first index from the kept segments
+	SkipDirSync          bool // no directory fsync after creating or removing a segment
+	VolatileTruncate     bool // truncate is applied in memory only, never persisted
+	AcceptTornRecord     bool // recovery keeps a tail record whose checksum fails
+	StaleLastIndex       bool // LastIndex is cached and not updated by Truncate
+	TrustPageCache       bool // recovery builds on the last segment as read, without writing it back
+	IgnoreWriteBackError bool // a failed write-back of the hard state at open is ignored and the state read is served
+	IgnoreCloseRecord    bool // recovery after a clean close cuts a damaged tail as if a crash had torn it
 }
 
 // preallocChunk is how far ahead of the writes a preallocating engine fills

@@ -89,8 +89,9 @@ func Open(o raftlog.Options) (*Engine, error) {
 	}
 
 	fails := &kvlog.Failure{}
+	wfs := &watchFS{FS: o.FSOrDefault(), f: fails}
 	opts := &pebbledb.Options{
-		FS:                          &watchFS{FS: o.FSOrDefault(), f: fails},
+		FS:                          wfs,
 		Logger:                      fatalLogger{f: fails},
 		CacheSize:                   cacheSize,
 		MemTableSize:                memTableSize,
@@ -113,13 +114,28 @@ func Open(o raftlog.Options) (*Engine, error) {
 	if err := durable.MkdirAll(o.FSOrDefault(), o.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("raftlog/pebble: %w", err)
 	}
+	// A failed change while pebble opens is reported to pebble as done and
+	// diverts the changes after it (see failure.go), until the database is
+	// closed again below.
+	wfs.opening.Store(true)
 	db, err := pebblecheck.Open(o.Dir, opts, markKey)
 	if err != nil {
 		return nil, openError(o.Dir, err)
 	}
-	if cause := fails.Cause(); cause != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("raftlog/pebble: open %s: %w", o.Dir, cause)
+	failed := func() error {
+		cause := fails.Cause()
+		if cause == nil {
+			return nil
+		}
+		_ = closeRecovering(db, o.FSOrDefault(), o.Dir, func() bool { return false })
+		return fmt.Errorf("raftlog/pebble: open %s: %w", o.Dir, cause)
+	}
+	if err := failed(); err != nil {
+		return nil, err
+	}
+	wfs.opening.Store(false)
+	if err := failed(); err != nil { // recorded just before opening was cleared
+		return nil, err
 	}
 	s, err := kvlog.Open(&store{db: db, fs: o.FSOrDefault(), dir: o.Dir, fails: fails}, kvlog.Config{
 		Name:         "raftlog/pebble",

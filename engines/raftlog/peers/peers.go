@@ -47,6 +47,7 @@ import (
 	wal "github.com/hashicorp/raft-wal"
 	"github.com/hashicorp/raft-wal/metadb"
 	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/ordeal-dev/ordeal/engines/raftlog"
 	"github.com/ordeal-dev/ordeal/engines/raftlog/hashiraft"
@@ -94,7 +95,7 @@ func corruption(err error) error {
 	if err == nil || errors.Is(err, raftlog.ErrCorrupt) {
 		return err
 	}
-	for _, c := range []error{bbolt.ErrInvalid, bbolt.ErrChecksum, bbolt.ErrVersionMismatch, wal.ErrCorrupt} {
+	for _, c := range []error{berrors.ErrInvalid, berrors.ErrChecksum, berrors.ErrVersionMismatch, wal.ErrCorrupt} {
 		if errors.Is(err, c) {
 			return fmt.Errorf("%w: %w", raftlog.ErrCorrupt, err)
 		}

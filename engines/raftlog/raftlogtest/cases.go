@@ -49,6 +49,7 @@ var cases = []testCase{
 	{"power_loss_mid_write", casePowerLossMidWrite},
 	{"fsync_failure", caseFsyncFailure},
 	{"fsync_failure_hard_state", caseFsyncFailureHardState},
+	{"fsync_failure_at_open", caseFsyncFailureAtOpen},
 	{"torn_record", caseTornRecord},
 	// Damaged files, for engines that keep anything.
 	{"corruption", caseCorruption},

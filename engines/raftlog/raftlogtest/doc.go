@@ -117,6 +117,16 @@
 //   - fsync_failure_hard_state: a SaveHardState whose sync fails returns
 //     the error, LoadHardState keeps returning the state saved before, and
 //     after a power loss the engine holds the old or the new state, whole.
+//   - fsync_failure_at_open: the engine's process is killed at each sync
+//     of a batch and of a hard state save (before the sync runs), so that
+//     the writes of the operation in flight are in the page cache and not
+//     on disk, as Linux also leaves the pages of a failed fsync; the engine
+//     is opened again. What the open serves must be durable before it is
+//     served: a power loss keeping no unsynced data must leave exactly what
+//     it served. Then every sync of that open fails in turn with EIO: the
+//     open must fail with an error wrapping it, or make good by writing the
+//     data again, never serve what the failed sync did not make durable;
+//     after a failed open, a second open is held to the same.
 //   - fsync_failure: on faults.Wrap with a sync trigger, a failing sync
 //     (with Linux semantics: the unsynced data is dropped) during a batch
 //     must reach the caller as an error wrapping the injected EIO, leave

@@ -57,6 +57,8 @@ func TestFileMutantsCaught(t *testing.T) {
 		{"volatile_truncate", file.Bugs{VolatileTruncate: true}, "reopen_truncate_purge"},
 		{"accept_torn_record", file.Bugs{AcceptTornRecord: true}, "torn_record"},
 		{"stale_last_index", file.Bugs{StaleLastIndex: true}, "truncate"},
+		{"trust_page_cache", file.Bugs{TrustPageCache: true}, "fsync_failure_at_open"},
+		{"ignore_write_back_error", file.Bugs{IgnoreWriteBackError: true}, "fsync_failure_at_open"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

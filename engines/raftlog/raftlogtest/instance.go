@@ -53,6 +53,30 @@ func (s *suite) openOn(t testing.TB, fs vfs.FS, dir string) *instance {
 	t.Helper()
 	in := &instance{t: t, s: s, o: raftlog.Options{Dir: dir, FS: fs}}
 	in.openNow()
+	in.closeAtEnd()
+	return in
+}
+
+// tryOpenOn opens the engine in dir on fs and registers its close, or
+// returns the error of the open.
+func (s *suite) tryOpenOn(t testing.TB, fs vfs.FS, dir string) (*instance, error) {
+	t.Helper()
+	in := &instance{t: t, s: s, o: raftlog.Options{Dir: dir, FS: fs}}
+	e, err := s.h.Open(in.o)
+	if err != nil {
+		return nil, err
+	}
+	if e == nil {
+		t.Fatalf("open engine %s in %s: nil engine and nil error", s.h.Name, dir)
+	}
+	in.e = e
+	in.closeAtEnd()
+	return in, nil
+}
+
+// closeAtEnd registers the close of the engine at the end of the case.
+func (in *instance) closeAtEnd() {
+	t, s := in.t, in.s
 	t.Cleanup(func() {
 		if in.closed {
 			return
@@ -69,7 +93,6 @@ func (s *suite) openOn(t testing.TB, fs vfs.FS, dir string) *instance {
 			t.Errorf("close engine %s at the end of the case: %v", s.h.Name, err)
 		}
 	})
-	return in
 }
 
 func (in *instance) openNow() {

@@ -61,6 +61,8 @@ func TestToyMutantsCaught(t *testing.T) {
 		{"entry_not_found_below_boundary", toyBugs{entryNotFoundZero: true}, "read_errors"},
 		{"flush_only_skip_sync", toyBugs{flushOnly: true, skipSync: true}, "power_loss"},
 		{"flush_only_retry_sync", toyBugs{flushOnly: true, retrySync: true}, "fsync_failure"},
+		{"trust_page_cache", toyBugs{trustPageCache: true}, "fsync_failure_at_open"},
+		{"ignore_write_back_error", toyBugs{ignoreWriteBack: true}, "fsync_failure_at_open"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

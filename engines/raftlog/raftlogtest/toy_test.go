@@ -49,6 +49,8 @@ type toyBugs struct {
 	volatileTruncate  bool // Truncate changes memory but not the file
 	entryNotFoundZero bool // Entry below the boundary reports ErrNotFound
 	plainMkdir        bool // creates its directory without syncing the parent
+	trustPageCache    bool // serves the state file as read at open, without writing it back
+	ignoreWriteBack   bool // serves the state file read at open though writing it back failed
 
 	// flushOnly is a mode, not a bug: mutations are saved at Flush only,
 	// and the engine declares SyncOnWrite false.
@@ -167,6 +169,13 @@ func openToy(o raftlog.Options, bugs toyBugs) (*toyEngine, error) {
 	}
 	e.m = &model{purged: st.Purged, ents: st.Ents}
 	e.hs, e.hsSet = st.HS, st.HSSet
+	if !bugs.trustPageCache {
+		// What was read may be in the page cache only (a process killed
+		// before its sync): make it durable before serving it.
+		if err := e.save(e.m, e.hs, e.hsSet); err != nil && !bugs.ignoreWriteBack {
+			return nil, fmt.Errorf("toy: write back the state: %w", err)
+		}
+	}
 	return e, nil
 }
 

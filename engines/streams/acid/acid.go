@@ -77,6 +77,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/ordeal-dev/ordeal/engines/streams"
 	"github.com/ordeal-dev/ordeal/engines/streams/internal/core"
@@ -113,6 +114,9 @@ type Bugs struct {
 	SkipValueChecksums bool
 	// FixedTTL does not slide a TTL window on access.
 	FixedTTL bool
+	// KeepExpiredBytes leaves expired streams, and their bytes in the
+	// total, in place until the name is created again or the store reopens.
+	KeepExpiredBytes bool
 }
 
 var (
@@ -219,7 +223,7 @@ func OpenWithBugs(o streams.Options, bugs Bugs) (*core.Store, error) {
 	s, err := core.New(b, core.Options{
 		Clock: o.Clock, MaxTotalBytes: o.MaxTotalBytes, MaxStreamBytes: o.MaxStreamBytes,
 		Caps: streams.Capabilities{Persistent: true, SyncOnWrite: true},
-		Bugs: core.Bugs{NoTotalRollback: bugs.NoTotalRollback, ForkReadPastOffset: bugs.ForkReadPastOffset, FixedTTL: bugs.FixedTTL},
+		Bugs: core.Bugs{NoTotalRollback: bugs.NoTotalRollback, ForkReadPastOffset: bugs.ForkReadPastOffset, FixedTTL: bugs.FixedTTL, KeepExpiredBytes: bugs.KeepExpiredBytes},
 	})
 	if err != nil {
 		_ = b.closeShards()
@@ -355,7 +359,7 @@ func openShard(path string, closedAt uint64, strict bool) (*bolt.DB, error) {
 	}
 	db, err := openBolt(path)
 	if err != nil {
-		return nil, fmt.Errorf("acid: open shard %s: %w", path, err)
+		return nil, fmt.Errorf("acid: open shard %s: %w", path, boltError(err))
 	}
 	var missing bool
 	err = guard(func() error {
@@ -379,9 +383,37 @@ func openShard(path string, closedAt uint64, strict bool) (*bolt.DB, error) {
 	}
 	if err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("acid: init shard %s: %w", path, err)
+		return nil, fmt.Errorf("acid: init shard %s: %w", path, boltError(err))
 	}
 	return db, nil
+}
+
+// boltError marks an error of bbolt with the class the Durable Streams
+// server's acid storage gives its redb counterpart: a database that is
+// closed or locked by another process (the open timed out) is unavailable,
+// a file that is not a valid database or fails its checksums is corrupt, a
+// key, value or file over bbolt's limits is insufficient storage. Other
+// errors (I/O errors carry their errno) are left to streams.CauseClass.
+func boltError(err error) error {
+	is := func(targets ...error) bool {
+		for _, t := range targets {
+			if errors.Is(err, t) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case err == nil:
+		return nil
+	case is(berrors.ErrDatabaseNotOpen, berrors.ErrTimeout):
+		return fmt.Errorf("%w: %w", streams.ErrUnavailable, err)
+	case is(berrors.ErrInvalid, berrors.ErrInvalidMapping, berrors.ErrVersionMismatch, berrors.ErrChecksum, berrors.ErrIncompatibleValue):
+		return fmt.Errorf("%w: %w", streams.ErrCorrupt, err)
+	case is(berrors.ErrKeyTooLarge, berrors.ErrValueTooLarge, berrors.ErrMaxSizeReached):
+		return fmt.Errorf("%w: %w", streams.ErrInsufficientStorage, err)
+	}
+	return err
 }
 
 // openBolt opens a checked shard file. The free list is not written at
@@ -426,22 +458,22 @@ func (b *backend) Shards() int             { return len(b.shards) }
 func (b *backend) ShardOf(name string) int { return ShardOf(name, len(b.shards)) }
 
 func (b *backend) Update(i int, fn func(core.Tx) error) error {
-	return guard(func() error {
+	return boltError(guard(func() error {
 		return b.shards[i].db.Update(func(btx *bolt.Tx) error { return fn(&tx{b: b, tx: btx}) })
-	})
+	}))
 }
 
 func (b *backend) View(i int, fn func(core.Tx) error) error {
-	return guard(func() error {
+	return boltError(guard(func() error {
 		return b.shards[i].db.View(func(btx *bolt.Tx) error { return fn(&tx{b: b, tx: btx}) })
-	})
+	}))
 }
 
 func (b *backend) Append(i int, fn func(core.Tx) error) error {
 	if !b.group {
 		return b.Update(i, fn)
 	}
-	return b.shards[i].append(b, fn)
+	return boltError(b.shards[i].append(b, fn))
 }
 
 // holdsStreams reports whether any shard holds a stream record.
@@ -525,7 +557,7 @@ func (t *tx) Meta(name string) (*core.Meta, error) {
 	}
 	m := &core.Meta{}
 	if err := json.Unmarshal(raw, m); err != nil {
-		return nil, fmt.Errorf("acid: %w: decode stream %q: %v", streams.ErrCorrupt, name, err)
+		return nil, fmt.Errorf("%w: acid: %s: record of stream %q: %v", streams.ErrCorrupt, t.tx.DB().Path(), name, err)
 	}
 	if t.b.bugs.ProducerStateOutsideTxn {
 		t.b.mu.Lock()
@@ -560,7 +592,7 @@ func (t *tx) Delete(name string) error {
 		return err
 	}
 	err := t.tx.Bucket(bucketMessages).DeleteBucket([]byte(name))
-	if errors.Is(err, bolt.ErrBucketNotFound) {
+	if errors.Is(err, berrors.ErrBucketNotFound) {
 		err = nil
 	}
 	return err
@@ -581,7 +613,7 @@ func (t *tx) Msgs(name string, from streams.Offset, upTo *streams.Offset) ([]str
 		c := mb.Cursor()
 		for k, v := c.Seek(msgKey(from)); k != nil; k, v = c.Next() {
 			if len(k) != 16 {
-				return nil, fmt.Errorf("acid: %w: stream %q has a malformed message key %x", streams.ErrCorrupt, name, k)
+				return nil, fmt.Errorf("%w: acid: %s: stream %q has a malformed message key %x", streams.ErrCorrupt, t.tx.DB().Path(), name, k)
 			}
 			at := streams.Offset{ReadSeq: binary.BigEndian.Uint64(k), ByteOffset: binary.BigEndian.Uint64(k[8:])}
 			if upTo != nil && at.Compare(*upTo) >= 0 {

@@ -48,6 +48,7 @@ func TestPlantedBugsAreCaught(t *testing.T) {
 		{"layout manifest not validated", acid.Bugs{SkipLayoutCheck: true}, []string{"layout/mismatch"}},
 		{"value checksums not checked", acid.Bugs{SkipValueChecksums: true}, []string{"durability/corruption"}},
 		{"ttl window does not slide", acid.Bugs{FixedTTL: true}, []string{"expiry/sliding"}},
+		{"expired bytes kept until a restart", acid.Bugs{KeepExpiredBytes: true}, []string{"expiry/frees-bytes"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			fails := streamstest.Failures(harness(c.bugs, map[string]string{"shards": "4"}))

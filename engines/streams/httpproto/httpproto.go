@@ -145,12 +145,16 @@ func Status(err error) int {
 		return http.StatusBadRequest
 	case streams.ClassCapacity:
 		return http.StatusRequestEntityTooLarge
+	case streams.ClassInsufficientStorage:
+		return http.StatusInsufficientStorage
+	case streams.ClassStorage:
+		return http.StatusInternalServerError
 	}
 	return http.StatusServiceUnavailable
 }
 
 // Class returns the streams error class of an HTTP error status: the
-// inverse of Status, with every 5xx and unknown status transient.
+// inverse of Status, with every other 5xx and unknown status unavailable.
 func Class(status int) streams.Class {
 	switch status {
 	case http.StatusNotFound:
@@ -161,8 +165,12 @@ func Class(status int) streams.Class {
 		return streams.ClassConflict
 	case http.StatusBadRequest:
 		return streams.ClassBadRequest
-	case http.StatusRequestEntityTooLarge, http.StatusInsufficientStorage:
+	case http.StatusRequestEntityTooLarge:
 		return streams.ClassCapacity
+	case http.StatusInsufficientStorage:
+		return streams.ClassInsufficientStorage
+	case http.StatusInternalServerError:
+		return streams.ClassStorage
 	}
-	return streams.ClassTransient
+	return streams.ClassUnavailable
 }

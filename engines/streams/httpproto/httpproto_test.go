@@ -2,7 +2,9 @@ package httpproto_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"syscall"
 	"testing"
 
 	"github.com/ordeal-dev/ordeal/engines/streams"
@@ -64,8 +66,11 @@ func TestStatusAndClass(t *testing.T) {
 		{streams.Errorf(streams.ClassConflict, streams.ErrStaleEpoch, "s", ""), http.StatusForbidden},
 		{streams.Errorf(streams.ClassBadRequest, streams.ErrBadOffset, "s", ""), http.StatusBadRequest},
 		{streams.Errorf(streams.ClassCapacity, streams.ErrLimit, "s", ""), http.StatusRequestEntityTooLarge},
-		{streams.Transient("s", "x", errors.New("io")), http.StatusServiceUnavailable},
-		{&streams.Error{Class: streams.ClassTransient, Kind: streams.ErrClosed}, http.StatusServiceUnavailable},
+		{streams.Unavailable("s", "x", errors.New("no answer")), http.StatusServiceUnavailable},
+		{&streams.Error{Class: streams.ClassUnavailable, Kind: streams.ErrClosed}, http.StatusServiceUnavailable},
+		{streams.StorageFailure("s", "x", syscall.ENOSPC), http.StatusInsufficientStorage},
+		{streams.StorageFailure("s", "x", fmt.Errorf("%w: record", streams.ErrCorrupt)), http.StatusInternalServerError},
+		{streams.StorageFailure("s", "x", syscall.EIO), http.StatusInternalServerError},
 	} {
 		got := hp.Status(c.err)
 		if got != c.status {
@@ -75,7 +80,7 @@ func TestStatusAndClass(t *testing.T) {
 			t.Errorf("Class(%d) = %v, want %v", got, back, streams.ClassOf(c.err))
 		}
 	}
-	if hp.Class(http.StatusInternalServerError) != streams.ClassTransient || hp.Class(http.StatusTeapot) != streams.ClassTransient {
-		t.Error("5xx and unknown statuses must be transient")
+	if hp.Class(http.StatusBadGateway) != streams.ClassUnavailable || hp.Class(http.StatusTeapot) != streams.ClassUnavailable {
+		t.Error("other 5xx and unknown statuses must be unavailable")
 	}
 }

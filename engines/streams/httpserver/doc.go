@@ -12,7 +12,8 @@
 // offsets are the protocol's offsets, "-1" and "now" included. Refusals
 // map to statuses by their class (httpproto.Status): not found 404, gone
 // 410, conflict 409 (a stale producer epoch 403), bad request 400,
-// capacity 413, transient 503.
+// capacity 413, and the storage failures: unavailable 503 (with
+// Retry-After), insufficient storage 507, any other 500.
 //
 // A stream of type application/json stores one message per append: the
 // values of the body (the elements of an array, one level, or the value

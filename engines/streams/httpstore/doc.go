@@ -42,7 +42,7 @@
 //     protocol has no per-message offsets), so they cost the stream's size.
 //   - A duplicate's offsets are the tail when the client looked, not when
 //     the first append landed. A fork at a position where the client has
-//     seen no server offset fails with ErrNoServerOffset (transient).
+//     seen no server offset fails with ErrNoServerOffset (unavailable).
 //   - Wait long-polls; Touch is a read at offset=now (the protocol slides a
 //     TTL on reads).
 package httpstore

@@ -122,7 +122,7 @@ type response struct {
 
 func (s *Store) do(r request) (response, error) {
 	if s.closed.Load() {
-		return response{}, &streams.Error{Class: streams.ClassTransient, Kind: streams.ErrClosed, Stream: r.name}
+		return response{}, &streams.Error{Class: streams.ClassUnavailable, Kind: streams.ErrClosed, Stream: r.name}
 	}
 	ctx := r.ctx
 	if ctx == nil {
@@ -149,7 +149,7 @@ func (s *Store) do(r request) (response, error) {
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, u.String(), body)
 	if err != nil {
-		return response{}, streams.Transient(r.name, r.op, err)
+		return response{}, streams.Unavailable(r.name, r.op, err)
 	}
 	for k, v := range r.header {
 		req.Header[k] = v
@@ -159,7 +159,7 @@ func (s *Store) do(r request) (response, error) {
 		if r.ctx != nil && r.ctx.Err() != nil {
 			return response{}, r.ctx.Err()
 		}
-		return response{}, streams.Transient(r.name, r.op, err)
+		return response{}, streams.Unavailable(r.name, r.op, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
@@ -167,7 +167,7 @@ func (s *Store) do(r request) (response, error) {
 		if r.ctx != nil && r.ctx.Err() != nil {
 			return response{}, r.ctx.Err()
 		}
-		return response{}, streams.Transient(r.name, r.op, fmt.Errorf("read body: %w", err))
+		return response{}, streams.Unavailable(r.name, r.op, fmt.Errorf("read body: %w", err))
 	}
 	return response{status: resp.StatusCode, header: resp.Header, body: b}, nil
 }
@@ -205,7 +205,7 @@ func refusal(r request, resp response) error {
 		default:
 			e.Kind = streams.ErrBadConfig
 		}
-	case http.StatusRequestEntityTooLarge, http.StatusInsufficientStorage:
+	case http.StatusRequestEntityTooLarge:
 		e.Kind = streams.ErrLimit
 	}
 	return e
@@ -246,12 +246,12 @@ func (s *Store) readAll(name string) (snapshot, error) {
 		var frames []frame
 		if len(bytes.TrimSpace(resp.body)) > 0 {
 			if err := json.Unmarshal(resp.body, &frames); err != nil {
-				return snapshot{}, streams.Transient(name, "read", fmt.Errorf("%w: %v", ErrBadFrame, err))
+				return snapshot{}, streams.Unavailable(name, "read", fmt.Errorf("%w: %v", ErrBadFrame, err))
 			}
 		}
 		for _, f := range frames {
 			if f.N == "" {
-				return snapshot{}, streams.Transient(name, "read", ErrBadFrame)
+				return snapshot{}, streams.Unavailable(name, "read", ErrBadFrame)
 			}
 			snap.msgs = append(snap.msgs, streams.Message{Offset: snap.tail, Data: f.D})
 			snap.nonces = append(snap.nonces, f.N)
@@ -259,7 +259,7 @@ func (s *Store) readAll(name string) (snapshot, error) {
 		}
 		next := resp.header.Get(hp.HeaderNextOffset)
 		if next == "" {
-			return snapshot{}, streams.Transient(name, "read", errors.New("no Stream-Next-Offset in the answer"))
+			return snapshot{}, streams.Unavailable(name, "read", errors.New("no Stream-Next-Offset in the answer"))
 		}
 		snap.server = next
 		if resp.header.Get(hp.HeaderUpToDate) == "true" || (len(frames) == 0 && next == from) {
@@ -267,7 +267,7 @@ func (s *Store) readAll(name string) (snapshot, error) {
 			break
 		}
 		if i > 1<<20 {
-			return snapshot{}, streams.Transient(name, "read", errors.New("read did not reach the tail"))
+			return snapshot{}, streams.Unavailable(name, "read", errors.New("read did not reach the tail"))
 		}
 		from = next
 	}
@@ -366,7 +366,7 @@ func (s *Store) Append(name string, data []byte, o streams.AppendOptions) (strea
 		nonce = s.newNonce()
 		b, err := json.Marshal(frame{N: nonce, D: data})
 		if err != nil {
-			return streams.AppendResult{}, streams.Transient(name, "append", err)
+			return streams.AppendResult{}, streams.Unavailable(name, "append", err)
 		}
 		body = b
 		h.Set(hp.HeaderContentType, hp.JSONContentType)
@@ -418,7 +418,7 @@ func (s *Store) Append(name string, data []byte, o streams.AppendOptions) (strea
 			return res, nil
 		}
 	}
-	return streams.AppendResult{}, streams.Transient(name, "append", errors.New("the acknowledged append is not in a later read of the stream"))
+	return streams.AppendResult{}, streams.Unavailable(name, "append", errors.New("the acknowledged append is not in a later read of the stream"))
 }
 
 // Read implements streams.Store.
@@ -595,7 +595,7 @@ func (s *Store) Fork(name, source string, at streams.Offset, cfg streams.Config)
 			off, ok = ZeroOffset, true
 		}
 		if !ok {
-			return false, &streams.Error{Class: streams.ClassTransient, Stream: source, Msg: fmt.Sprintf("fork at %v", at), Err: ErrNoServerOffset}
+			return false, &streams.Error{Class: streams.ClassUnavailable, Stream: source, Msg: fmt.Sprintf("fork at %v", at), Err: ErrNoServerOffset}
 		}
 		h.Set(hp.HeaderForkOffset, off)
 	}
@@ -624,7 +624,7 @@ func (s *Store) Capabilities() streams.Capabilities {
 // returns an error) and closes idle connections.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
-		return &streams.Error{Class: streams.ClassTransient, Kind: streams.ErrClosed}
+		return &streams.Error{Class: streams.ClassUnavailable, Kind: streams.ErrClosed}
 	}
 	s.cancel()
 	s.client.CloseIdleConnections()

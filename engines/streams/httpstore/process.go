@@ -1,6 +1,7 @@
 package httpstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -193,11 +194,46 @@ func (p *Process) Kill() error {
 	return p.wait(30 * time.Second)
 }
 
-// Stop pauses the server with SIGSTOP.
-func (p *Process) Stop() error { return p.signal(syscall.SIGSTOP) }
+// Stop pauses the server with SIGSTOP and returns once it is stopped: a
+// signal is delivered asynchronously, and a server that answered one more
+// request first would make a run differ from its replay.
+func (p *Process) Stop() error {
+	if err := p.signal(syscall.SIGSTOP); err != nil {
+		return err
+	}
+	return p.waitState(func(st byte) bool { return st == 'T' || st == 't' })
+}
 
-// Cont resumes a paused server with SIGCONT.
-func (p *Process) Cont() error { return p.signal(syscall.SIGCONT) }
+// Cont resumes a paused server with SIGCONT and returns once it runs.
+func (p *Process) Cont() error {
+	if err := p.signal(syscall.SIGCONT); err != nil {
+		return err
+	}
+	return p.waitState(func(st byte) bool { return st != 'T' && st != 't' })
+}
+
+// waitState waits, at most 10 s, until the scheduler state of the
+// server's process (the third field of /proc/PID/stat) satisfies ok.
+func (p *Process) waitState(ok func(byte) bool) error {
+	pid := p.PID()
+	if pid == 0 {
+		return nil
+	}
+	path := fmt.Sprintf("/proc/%d/stat", pid)
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Microsecond) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil // gone: nothing to wait for
+		}
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 || i+2 >= len(b) || ok(b[i+2]) {
+			return nil
+		}
+		if time.Now().After(end) {
+			return fmt.Errorf("httpstore: server %d still in state %c after 10s", pid, b[i+2])
+		}
+	}
+}
 
 // Terminate asks the server to stop with SIGTERM and waits for it, up to
 // grace, then kills it.

@@ -111,9 +111,9 @@ func producer(epoch, seq uint64) streams.AppendOptions {
 }
 
 // killRestart writes through a server, kills it with SIGKILL, checks that
-// calls then fail as transient, restarts it and checks that every
+// calls then fail as unavailable, restarts it and checks that every
 // acknowledged write and the producer state survived; then pauses it and
-// checks that calls time out as transient until it resumes.
+// checks that calls time out as unavailable until it resumes.
 func killRestart(t *testing.T, p *httpstore.Process) {
 	t.Helper()
 	c := mustOpen(t, p.URL(), "2s")
@@ -133,8 +133,8 @@ func killRestart(t *testing.T, p *httpstore.Process) {
 		t.Fatal("running after kill")
 	}
 	_, err := c.Read("s", streams.Start)
-	if streams.ClassOf(err) != streams.ClassTransient {
-		t.Fatalf("read of a killed server: %v, want a transient error", err)
+	if streams.ClassOf(err) != streams.ClassUnavailable {
+		t.Fatalf("read of a killed server: %v, want an unavailable error", err)
 	}
 	if err := p.Restart(context.Background()); err != nil {
 		t.Fatalf("restart: %v", err)
@@ -151,8 +151,8 @@ func killRestart(t *testing.T, p *httpstore.Process) {
 		t.Fatalf("stop: %v", err)
 	}
 	short := mustOpen(t, p.URL(), "300ms")
-	if _, err := short.Read("s", streams.Start); streams.ClassOf(err) != streams.ClassTransient {
-		t.Fatalf("read of a paused server: %v, want a transient error", err)
+	if _, err := short.Read("s", streams.Start); streams.ClassOf(err) != streams.ClassUnavailable {
+		t.Fatalf("read of a paused server: %v, want an unavailable error", err)
 	}
 	if err := p.Cont(); err != nil {
 		t.Fatalf("cont: %v", err)

@@ -29,6 +29,10 @@ func All() []Mutant {
 		{Name: "mutant/fork-read-past-offset", Bug: "reads a fork's source past the fork offset", Bugs: acid.Bugs{ForkReadPastOffset: true}},
 		{Name: "mutant/no-total-rollback", Bug: "keeps the total-bytes reservation of a failed append", Bugs: acid.Bugs{NoTotalRollback: true},
 			SuiteOnly: "the jepsen-lite workload opens the store without byte limits; streamstest's limits/total and limits/stream catch it"},
+		{Name: "mutant/keep-expired-bytes", Bug: "keeps an expired stream's bytes counted against the total limit until a restart", Bugs: acid.Bugs{KeepExpiredBytes: true},
+			SuiteOnly: "the jepsen-lite workload sets no TTL or byte limit; streamstest's expiry/frees-bytes catches it"},
+		{Name: "mutant/fixed-ttl", Bug: "a stream's TTL does not slide on appends, closes and touches", Bugs: acid.Bugs{FixedTTL: true},
+			SuiteOnly: "the jepsen-lite workload sets no TTL; streamstest's expiry/sliding catches it"},
 		{Name: "mutant/skip-layout-check", Bug: "opens a directory whatever its layout manifest says", Bugs: acid.Bugs{SkipLayoutCheck: true},
 			SuiteOnly: "a run never reopens a store with another shard count; streamstest's layout/mismatch catches it"},
 	}

@@ -24,6 +24,7 @@ var cases = []Case{
 	{"wait", wait},
 	{"expiry", expiry},
 	{"expiry/sliding", expirySliding},
+	{"expiry/frees-bytes", expiryFreesBytes},
 	{"fork/read", forkRead},
 	{"fork/chain", forkChain},
 	{"limits/total", limitsTotal},
@@ -388,6 +389,61 @@ func expirySliding(t testing.TB, h Harness) {
 	wantErr(t, "a minute after the close, past a duplicate and a read", err, streams.ClassNotFound)
 	wantErr(t, "touch of an expired stream", e.s.Touch("s"), streams.ClassNotFound)
 	wantErr(t, "touch of a missing stream", e.s.Touch("missing"), streams.ClassNotFound)
+}
+
+// expiryFreesBytes checks that a stream's expiry releases its bytes from
+// the total while the store runs, on the suite's clock: other streams take
+// them at once. An expired stream that serves a fork keeps its bytes until
+// its last fork is deleted.
+func expiryFreesBytes(t testing.TB, h Harness) {
+	e := newEnv(t, h, func(o *streams.Options) { o.MaxTotalBytes = 10 })
+	e.create("a", streams.Config{TTL: time.Minute})
+	e.create("b", streams.Config{})
+	e.create("c", streams.Config{TTL: 2 * time.Minute})
+	e.append("a", "12345", streams.AppendOptions{})
+	e.append("c", "123", streams.AppendOptions{})
+	e.fork("f", "c", streams.Now)
+	e.append("b", "12", streams.AppendOptions{})
+	_, err := e.s.Append("b", []byte("x"), streams.AppendOptions{})
+	wantErr(t, "append over the total", err, streams.ClassCapacity, streams.ErrLimit)
+
+	e.clock.advance(time.Minute)
+	if _, err := e.s.Append("b", []byte("12345"), streams.AppendOptions{}); err != nil {
+		t.Fatalf("append of the 5 bytes of the expired stream a: %v; expiry must release them while the store runs", err)
+	}
+	_, err = e.s.Append("b", []byte("x"), streams.AppendOptions{})
+	wantErr(t, "append over the total after a expired", err, streams.ClassCapacity, streams.ErrLimit)
+
+	e.clock.advance(time.Minute)
+	_, err = e.s.Append("b", []byte("x"), streams.AppendOptions{})
+	wantErr(t, "append while the expired c still serves its fork", err, streams.ClassCapacity, streams.ErrLimit)
+	e.wantRead("f", streams.Start, "123")
+	if err := e.s.Delete("f"); err != nil {
+		t.Fatalf("delete the fork: %v", err)
+	}
+	if _, err := e.s.Append("b", []byte("123"), streams.AppendOptions{}); err != nil {
+		t.Fatalf("append of the 3 bytes of the expired c after its last fork went: %v", err)
+	}
+	e.wantRead("b", streams.Start, "12", "12345", "123")
+
+	// A TTL window that slid releases the bytes at its new end, not before.
+	e = newEnv(t, h, func(o *streams.Options) { o.MaxTotalBytes = 10 })
+	e.create("s", streams.Config{TTL: time.Minute})
+	e.create("t", streams.Config{})
+	e.append("s", "12345", streams.AppendOptions{})
+	e.clock.advance(50 * time.Second)
+	if err := e.s.Touch("s"); err != nil {
+		t.Fatalf("touch: %v", err)
+	}
+	e.append("t", "12345", streams.AppendOptions{})
+	e.clock.advance(20 * time.Second)
+	_, err = e.s.Append("t", []byte("x"), streams.AppendOptions{})
+	wantErr(t, "append past the first end of a window that slid", err, streams.ClassCapacity, streams.ErrLimit)
+	e.wantRead("s", streams.Start, "12345")
+	e.clock.advance(40 * time.Second)
+	if _, err := e.s.Append("t", []byte("12345"), streams.AppendOptions{}); err != nil {
+		t.Fatalf("append of the bytes of a stream whose slid window ended: %v", err)
+	}
 }
 
 func forkRead(t testing.TB, h Harness) {

@@ -9,7 +9,8 @@
 // configuration, appends and reads at every kind of offset, the producer
 // checks in their protocol order (stale epoch, duplicate, closed stream,
 // epoch bump, gap, unknown producer), writer sequences, closing, Wait,
-// expiry on a controlled clock, forks (reads that stop at the fork offset,
+// expiry on a controlled clock (which frees the stream's bytes at once),
+// forks (reads that stop at the fork offset,
 // chains three deep, tombstones, cascading deletes), both byte limits with
 // their rollback after every kind of refused append, concurrent appenders,
 // and, as the Capabilities declare, durability across a reopen, the

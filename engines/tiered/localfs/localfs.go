@@ -54,6 +54,9 @@ type Bugs struct {
 	// RenameBeforeSync renames a copied segment into place and syncs the
 	// directory before it syncs the segment's data.
 	RenameBeforeSync bool
+	// RequireProducerSnapshot refuses segment data without a producer
+	// snapshot index, which is optional.
+	RequireProducerSnapshot bool
 	// SkipLogChecksum serves the log data without checking its CRC.
 	SkipLogChecksum bool
 }
@@ -314,7 +317,9 @@ func (s *Storage) write(path string, data tiered.LogSegmentData) (err error) {
 		partTransaction:      data.TransactionIndex,
 	}
 	for i, name := range sources {
-		if name == "" && i != partTransaction && i != partLeaderEpoch {
+		optional := i == partTransaction || i == partLeaderEpoch ||
+			i == partProducerSnapshot && !s.bugs.RequireProducerSnapshot
+		if name == "" && !optional {
 			return fmt.Errorf("%w: segment data without part %d", tiered.ErrInvalidArgument, i)
 		}
 	}

@@ -122,6 +122,20 @@ func TestSkipDataSyncIsCaught(t *testing.T) {
 	}
 }
 
+// TestRequireProducerSnapshotIsCaught plants the refusal of segment data
+// without a producer snapshot index, which is optional.
+func TestRequireProducerSnapshotIsCaught(t *testing.T) {
+	fails := tieredtest.Failures(tieredtest.Harness{
+		Name: "localfs/require-producer-snapshot",
+		OpenRSM: func(o tiered.Options) (tiered.RemoteStorageManager, error) {
+			return OpenWithBugs(o, Bugs{RequireProducerSnapshot: true})
+		},
+	})
+	if _, ok := fails["rsm/missing-producer-snapshot"]; !ok {
+		t.Errorf("case rsm/missing-producer-snapshot did not catch a copy that requires a producer snapshot index; failures: %v", fails)
+	}
+}
+
 // TestFetchChecksLogData: a flipped byte of the log data was served as
 // it was, whole or in a range; FetchLogSegment now checks the data's CRC
 // first.

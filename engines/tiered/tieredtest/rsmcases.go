@@ -20,6 +20,7 @@ var rsmCases = []Case{
 	{"rsm/copy-and-fetch", testCopyFetch},
 	{"rsm/fetch-range", testFetchRange},
 	{"rsm/missing-transaction-index", testMissingTxnIndex},
+	{"rsm/missing-producer-snapshot", testMissingProducerSnapshot},
 	{"rsm/idempotent-copy", testIdempotentCopy},
 	{"rsm/idempotent-delete", testIdempotentDelete},
 	{"rsm/missing-source", testMissingSource},
@@ -33,7 +34,8 @@ var rsmCases = []Case{
 	{"rsm/corruption", testRSMCorruption},
 }
 
-// content is what one copy of a segment holds.
+// content is what one copy of a segment holds; a nil producer snapshot or
+// transaction index is absent.
 type content struct {
 	log, offset, time, producer, txn, epoch []byte
 }
@@ -152,12 +154,14 @@ func (e *rsmEnv) data(c content) tiered.LogSegmentData {
 		return name
 	}
 	d := tiered.LogSegmentData{
-		FS:                    e.src,
-		LogSegment:            put("log", c.log),
-		OffsetIndex:           put("index", c.offset),
-		TimeIndex:             put("timeindex", c.time),
-		ProducerSnapshotIndex: put("snapshot", c.producer),
-		LeaderEpochIndex:      bytes.Clone(c.epoch),
+		FS:               e.src,
+		LogSegment:       put("log", c.log),
+		OffsetIndex:      put("index", c.offset),
+		TimeIndex:        put("timeindex", c.time),
+		LeaderEpochIndex: bytes.Clone(c.epoch),
+	}
+	if c.producer != nil {
+		d.ProducerSnapshotIndex = put("snapshot", c.producer)
 	}
 	if c.txn != nil {
 		d.TransactionIndex = put("txnindex", c.txn)
@@ -189,7 +193,8 @@ func (e *rsmEnv) fetched(m tiered.RemoteLogSegmentMetadata) (content, error) {
 	}
 	for _, t := range tiered.IndexTypes() {
 		b, err := readAll(e.s.FetchIndex(m, t))
-		if t == tiered.IndexTransaction && errors.Is(err, tiered.ErrRemoteResourceNotFound) {
+		optional := t == tiered.IndexTransaction || t == tiered.IndexProducerSnapshot
+		if optional && errors.Is(err, tiered.ErrRemoteResourceNotFound) {
 			continue
 		}
 		if err != nil {
@@ -293,6 +298,40 @@ func testMissingTxnIndex(t testing.TB, h Harness) {
 	if err != nil || !bytes.Equal(b, c2.txn) {
 		t.Fatalf("transaction index: %d bytes, %v", len(b), err)
 	}
+}
+
+// testMissingProducerSnapshot copies segments without a producer snapshot
+// index, which Crabka's LogSegmentData allows to be absent: the copy
+// succeeds, fetching that index returns ErrRemoteResourceNotFound, every
+// other part is served; a retry of a copy with one without it leaves none.
+func testMissingProducerSnapshot(t testing.TB, h Harness) {
+	e := newRSM(t, h, nil)
+	g := newIDs(48)
+	for i, withTxn := range []bool{false, true} {
+		m := seg(tpA, g.next(), int64(i*100), int64(i*100+99), 0, int64(i*100))
+		c := makeContent(uint64(20+i), 700, withTxn)
+		c.producer = nil
+		if _, err := e.s.CopyLogSegmentData(m, e.data(c)); err != nil {
+			t.Fatalf("copy without a producer snapshot index (transaction index: %v): %v", withTxn, err)
+		}
+		_, err := e.s.FetchIndex(m, tiered.IndexProducerSnapshot)
+		wantErr(t, "producer snapshot index of a segment copied without one", err, tiered.ErrRemoteResourceNotFound)
+		for _, it := range []tiered.IndexType{tiered.IndexOffset, tiered.IndexTimestamp, tiered.IndexLeaderEpoch} {
+			b, err := readAll(e.s.FetchIndex(m, it))
+			if err != nil || !bytes.Equal(b, c.index(it)) {
+				t.Fatalf("%s index of a segment copied without a producer snapshot: %d bytes, %v; want %d bytes", it, len(b), err, len(c.index(it)))
+			}
+		}
+		e.wantContent("copied without a producer snapshot index", m, c)
+	}
+	m := seg(tpA, g.next(), 200, 299, 0, 200)
+	e.copy(m, makeContent(22, 700, true))
+	c := makeContent(23, 600, false)
+	c.producer = nil
+	e.copy(m, c)
+	_, err := e.s.FetchIndex(m, tiered.IndexProducerSnapshot)
+	wantErr(t, "a retry without a producer snapshot index", err, tiered.ErrRemoteResourceNotFound)
+	e.wantContent("a retry without a producer snapshot index", m, c)
 }
 
 func testIdempotentCopy(t testing.TB, h Harness) {

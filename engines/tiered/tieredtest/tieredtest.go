@@ -13,8 +13,8 @@
 // Capabilities declare, durability across a reopen, a power loss during
 // concurrent changes (faults.PowerLoss on a crashable MemFS), a power loss
 // before each sync of a history in turn, and a failed fsync. The RSM cases
-// check copies and fetches, byte ranges, a missing transaction index,
-// idempotent copy and delete, and the same durability, with a power loss
+// check copies and fetches, byte ranges, a missing transaction index or
+// producer snapshot index, idempotent copy and delete, and the same durability, with a power loss
 // before each sync of a copy. When a harness gives both, a joint case
 // checks that a segment recorded as finished can be fetched after a power
 // loss. rlmm/corruption and rsm/corruption write a history to a directory

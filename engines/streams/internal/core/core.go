@@ -4,8 +4,10 @@
 package core
 
 import (
+	"container/heap"
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,6 +86,10 @@ type Bugs struct {
 	// FixedTTL expires a stream with a TTL that long after its creation:
 	// appends, closes and Touch do not slide the window.
 	FixedTTL bool
+	// KeepExpiredBytes leaves expired streams in place while the store
+	// runs: their bytes count against the total until the name is created
+	// again or the store is reopened.
+	KeepExpiredBytes bool
 }
 
 // Options configure a Store.
@@ -104,6 +110,103 @@ type Store struct {
 
 	mu      sync.Mutex
 	waiters map[string]chan struct{}
+
+	// expMu guards expiring, the expiry instants of the streams that have
+	// one, earliest first, and tracked, the instant each name is tracked
+	// at (an entry of expiring that disagrees is stale). sweepMu serializes
+	// sweeps, so that a call that finds an expiry due waits until its bytes
+	// are released.
+	expMu    sync.Mutex
+	expiring expiryHeap
+	tracked  map[string]time.Time
+	sweepMu  sync.Mutex
+}
+
+// expiry is the instant a stream expires.
+type expiry struct {
+	at   time.Time
+	name string
+}
+
+// expiryHeap orders expiries earliest first (container/heap).
+type expiryHeap []expiry
+
+func (h expiryHeap) Len() int           { return len(h) }
+func (h expiryHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(expiry)) }
+
+func (h *expiryHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// track notes that name expires at at (zero: never). A name tracked at an
+// earlier instant stays so: the sweep then finds its new expiry.
+func (s *Store) track(name string, at time.Time) {
+	if at.IsZero() {
+		return
+	}
+	s.expMu.Lock()
+	defer s.expMu.Unlock()
+	if t, ok := s.tracked[name]; ok && !at.Before(t) {
+		return
+	}
+	if s.tracked == nil {
+		s.tracked = map[string]time.Time{}
+	}
+	s.tracked[name] = at
+	heap.Push(&s.expiring, expiry{at: at, name: name})
+}
+
+// due pops an expiry that has passed at now, if there is one.
+func (s *Store) due(now time.Time) (expiry, bool) {
+	s.expMu.Lock()
+	defer s.expMu.Unlock()
+	for len(s.expiring) > 0 && !now.Before(s.expiring[0].at) {
+		e := heap.Pop(&s.expiring).(expiry)
+		if t, ok := s.tracked[e.name]; ok && t.Equal(e.at) {
+			delete(s.tracked, e.name)
+			return e, true
+		}
+	}
+	return expiry{}, false
+}
+
+// sweep removes the streams whose expiry has passed and that serve no fork,
+// and releases their bytes: expiry frees a stream's bytes while the store
+// runs, at the first Create, Append or Fork after it. An expired stream
+// that still serves forks keeps its bytes until its last fork goes (see
+// unref). The record decides: a stream whose TTL window slid since it was
+// tracked is tracked again at its new expiry, one deleted or created again
+// is left as its record says.
+func (s *Store) sweep() error {
+	if s.o.Bugs.KeepExpiredBytes {
+		return nil
+	}
+	now := s.o.Clock()
+	s.expMu.Lock()
+	idle := len(s.expiring) == 0 || now.Before(s.expiring[0].at)
+	s.expMu.Unlock()
+	if idle {
+		return nil
+	}
+	s.sweepMu.Lock()
+	defer s.sweepMu.Unlock()
+	for {
+		e, ok := s.due(now)
+		if !ok {
+			return nil
+		}
+		later, err := s.purge(e.name, false)
+		if err != nil {
+			s.track(e.name, e.at) // swept again by the next call
+			return err
+		}
+		s.track(e.name, later)
+	}
 }
 
 var _ streams.Store = (*Store)(nil)
@@ -121,6 +224,7 @@ func New(b Backend, o Options) (*Store, error) {
 	now := o.Clock()
 	refs := map[string]uint32{}
 	stored := map[string]uint32{}
+	expires := map[string]time.Time{}
 	var dead []string
 	for i := 0; i < b.Shards(); i++ {
 		err := b.View(i, func(tx Tx) error {
@@ -130,14 +234,17 @@ func New(b Backend, o Options) (*Store, error) {
 				if m.ForkOf != "" {
 					refs[m.ForkOf]++
 				}
-				if m.Tombstone || isExpired(m, now) {
+				switch {
+				case m.Tombstone || isExpired(m, now):
 					dead = append(dead, name)
+				case !m.ExpiresAt.IsZero():
+					expires[name] = m.ExpiresAt
 				}
 				return nil
 			})
 		})
 		if err != nil {
-			return nil, streams.Transient("", "rebuild totals", err)
+			return nil, streams.StorageFailure("", "rebuild totals", err)
 		}
 	}
 	for name, n := range stored {
@@ -161,6 +268,9 @@ func New(b Backend, o Options) (*Store, error) {
 		if err := s.purgeDead(name); err != nil {
 			return nil, err
 		}
+	}
+	for name, at := range expires {
+		s.track(name, at)
 	}
 	return s, nil
 }
@@ -193,7 +303,7 @@ func (s *Store) live(tx Tx, name string) (*Meta, error) {
 
 func (s *Store) check(name string) error {
 	if s.closed.Load() {
-		return &streams.Error{Class: streams.ClassTransient, Kind: streams.ErrClosed, Stream: name}
+		return &streams.Error{Class: streams.ClassUnavailable, Kind: streams.ErrClosed, Stream: name}
 	}
 	if name == "" {
 		return streams.Errorf(streams.ClassBadRequest, streams.ErrBadConfig, name, "empty stream name")
@@ -201,7 +311,8 @@ func (s *Store) check(name string) error {
 	return nil
 }
 
-// classify turns a backend failure into a transient *Error.
+// classify turns a backend failure into an *Error of its class (see
+// streams.StorageFailure).
 func classify(name, op string, err error) error {
 	if err == nil {
 		return nil
@@ -210,7 +321,7 @@ func classify(name, op string, err error) error {
 	if errors.As(err, &e) {
 		return err
 	}
-	return streams.Transient(name, op, err)
+	return streams.StorageFailure(name, op, err)
 }
 
 func (s *Store) update(name, op string, fn func(Tx) error) error {
@@ -248,10 +359,14 @@ func (s *Store) Create(name string, cfg streams.Config) (bool, error) {
 	if err := cfg.Validate(); err != nil {
 		return false, err
 	}
+	if err := s.sweep(); err != nil {
+		return false, err
+	}
 	if err := s.purgeExpired(name); err != nil {
 		return false, err
 	}
 	created := false
+	var expires time.Time
 	err := s.update(name, "create", func(tx Tx) error {
 		created = false
 		m, err := tx.Meta(name)
@@ -270,10 +385,15 @@ func (s *Store) Create(name string, cfg streams.Config) (bool, error) {
 			return nil
 		}
 		created = true
-		return tx.PutMeta(name, s.newMeta(cfg))
+		m = s.newMeta(cfg)
+		expires = m.ExpiresAt
+		return tx.PutMeta(name, m)
 	})
 	if err != nil {
 		return false, err
+	}
+	if created {
+		s.track(name, expires)
 	}
 	s.notify(name)
 	return created, nil
@@ -318,6 +438,9 @@ func (s *Store) Append(name string, data []byte, o streams.AppendOptions) (strea
 	}
 	if len(data) == 0 && !o.Close {
 		return streams.AppendResult{}, streams.Errorf(streams.ClassBadRequest, streams.ErrBadConfig, name, "empty append")
+	}
+	if err := s.sweep(); err != nil {
+		return streams.AppendResult{}, err
 	}
 	n := uint64(len(data))
 	if err := s.reserve(n); err != nil {
@@ -459,7 +582,7 @@ const maxForkDepth = 1 << 10
 // [from, upTo). The stream may be a tombstone.
 func (s *Store) readRange(name string, from, upTo streams.Offset, depth int) ([]streams.Message, error) {
 	if depth > maxForkDepth {
-		return nil, streams.Transient(name, "read fork chain", errors.New("fork chain too deep"))
+		return nil, streams.StorageFailure(name, "read fork chain", errors.New("fork chain too deep"))
 	}
 	var m *Meta
 	var own []streams.Message
@@ -473,7 +596,7 @@ func (s *Store) readRange(name string, from, upTo streams.Offset, depth int) ([]
 			return err
 		}
 		if m == nil {
-			return streams.Transient(name, "read fork source", errors.New("source record missing"))
+			return fmt.Errorf("%w: the record of a fork's source is missing", streams.ErrCorrupt)
 		}
 		start := from
 		if m.ForkOf != "" && start.Compare(m.ForkOffset) < 0 {
@@ -630,22 +753,39 @@ func (s *Store) Delete(name string) error {
 }
 
 // purgeExpired removes name if it expired and has no forks.
-func (s *Store) purgeExpired(name string) error { return s.purge(name, false) }
+func (s *Store) purgeExpired(name string) error {
+	_, err := s.purge(name, false)
+	return err
+}
 
 // purgeDead removes name if it is a tombstone or expired, and has no
 // forks.
-func (s *Store) purgeDead(name string) error { return s.purge(name, true) }
+func (s *Store) purgeDead(name string) error {
+	_, err := s.purge(name, true)
+	return err
+}
 
-func (s *Store) purge(name string, tombstones bool) error {
+// purge removes name if it is dead (expired or, with tombstones, a
+// tombstone) and has no forks, and releases its bytes. If name lives and
+// has an expiry, purge returns it: a sliding TTL moves it later.
+func (s *Store) purge(name string, tombstones bool) (time.Time, error) {
 	var freed uint64
 	var parent string
+	var expires time.Time
 	err := s.update(name, "purge", func(tx Tx) error {
-		freed, parent = 0, ""
+		freed, parent, expires = 0, "", time.Time{}
 		m, err := tx.Meta(name)
-		if err != nil || m == nil || m.Refs > 0 {
+		if err != nil || m == nil {
 			return err
 		}
-		dead := isExpired(m, s.o.Clock()) && !m.Tombstone
+		expired := isExpired(m, s.o.Clock())
+		if !expired && !m.Tombstone {
+			expires = m.ExpiresAt
+		}
+		if m.Refs > 0 {
+			return nil
+		}
+		dead := expired && !m.Tombstone
 		if tombstones {
 			dead = dead || m.Tombstone
 		}
@@ -656,13 +796,13 @@ func (s *Store) purge(name string, tombstones bool) error {
 		return tx.Delete(name)
 	})
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	s.release(freed)
 	if parent != "" {
-		return s.unref(parent)
+		return expires, s.unref(parent)
 	}
-	return nil
+	return expires, nil
 }
 
 // unref drops one fork reference of name and removes the tombstones (or
@@ -709,6 +849,9 @@ func (s *Store) Fork(name, source string, at streams.Offset, cfg streams.Config)
 	if name == source {
 		return false, streams.Errorf(streams.ClassBadRequest, streams.ErrBadConfig, name, "a stream cannot fork itself")
 	}
+	if err := s.sweep(); err != nil {
+		return false, err
+	}
 	err := s.update(source, "fork: reference source", func(tx Tx) error {
 		m, err := s.live(tx, source)
 		if err != nil {
@@ -731,6 +874,7 @@ func (s *Store) Fork(name, source string, at streams.Offset, cfg streams.Config)
 		return false, err
 	}
 	created := false
+	var expires time.Time
 	err = s.update(name, "fork: create", func(tx Tx) error {
 		created = false
 		m, err := tx.Meta(name)
@@ -745,7 +889,7 @@ func (s *Store) Fork(name, source string, at streams.Offset, cfg streams.Config)
 		}
 		m = s.newMeta(cfg)
 		m.ForkOf, m.ForkOffset, m.Tail = source, at, at
-		created = true
+		created, expires = true, m.ExpiresAt
 		return tx.PutMeta(name, m)
 	})
 	if err != nil || !created {
@@ -754,6 +898,7 @@ func (s *Store) Fork(name, source string, at streams.Offset, cfg streams.Config)
 		}
 		return false, err
 	}
+	s.track(name, expires)
 	s.notify(name)
 	return true, nil
 }
@@ -764,7 +909,7 @@ func (s *Store) Capabilities() streams.Capabilities { return s.o.Caps }
 // Close implements streams.Store.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
-		return &streams.Error{Class: streams.ClassTransient, Kind: streams.ErrClosed}
+		return &streams.Error{Class: streams.ClassUnavailable, Kind: streams.ErrClosed}
 	}
 	s.mu.Lock()
 	for name, ch := range s.waiters {

@@ -39,7 +39,9 @@ func crash(at int64) op {
 
 var (
 	ok       = kvmodel.Output{}
-	mismatch = func(v string) kvmodel.Output { return kvmodel.Output{Err: kvmodel.ErrMismatch, Found: v != "", Value: v} }
+	mismatch = func(v string) kvmodel.Output {
+		return kvmodel.Output{Err: kvmodel.ErrMismatch, Found: v != "", Value: v}
+	}
 )
 
 // TestModel: histories a linearizable store may give, and those it may

@@ -172,8 +172,8 @@ func PlanPartition(kind string, nodes, leader int, rng *rand.Rand) (Net, string,
 		}
 		return net, fmt.Sprintf("%s | %s, bridged by %s", nodeSet(left), nodeSet(right), nodeName(bridge)), nil
 	case "delay":
-		d := time.Duration(10+rng.IntN(190)) * time.Millisecond
-		j := time.Duration(rng.IntN(100)) * time.Millisecond
+		d := time.Duration(5+rng.IntN(95)) * time.Millisecond
+		j := time.Duration(rng.IntN(50)) * time.Millisecond
 		for i := range nodes {
 			for k := range nodes {
 				if i != k {

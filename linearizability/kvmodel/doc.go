@@ -13,7 +13,8 @@
 // lost its office while the request was in flight) may have taken effect
 // at any point between its call and its return, or never; porcupine's
 // nondeterministic step keeps both branches. A read with an unknown
-// outcome says nothing.
+// outcome says nothing. An operation the store refused before it could
+// take effect (ErrUnavailable: no node would take it) changes nothing.
 //
 // # Crashes
 //

@@ -22,6 +22,11 @@ func step(s state, in Input, out Output) []state {
 	switch in.Kind {
 	case KindCrash:
 		return []state{s}
+	}
+	if out.Err == ErrUnavailable {
+		return []state{s}
+	}
+	switch in.Kind {
 	case KindRead:
 		if out.Err == ErrUnknown {
 			return []state{s}

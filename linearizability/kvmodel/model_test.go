@@ -68,6 +68,8 @@ func TestModel(t *testing.T) {
 		{"cas refusal names a wrong value", []op{w(0, "a", "1", 1, 2), cas(1, "a", "9", "2", mismatch("3"), 3, 4)}, linearizability.Illegal},
 		{"unknown cas may land", []op{w(0, "a", "1", 1, 2), cas(1, "a", "1", "2", kvmodel.Unknown("timeout"), 3, inf), r(0, "a", "2", 5, 6)}, linearizability.Ok},
 		{"unknown cas without a match cannot land", []op{w(0, "a", "1", 1, 2), cas(1, "a", "9", "2", kvmodel.Unknown("timeout"), 3, inf), r(0, "a", "2", 5, 6)}, linearizability.Illegal},
+		{"refused write changes nothing", []op{w(0, "a", "1", 1, 2), func() op { o := w(1, "a", "2", 3, 4); o.Output.Err = kvmodel.ErrUnavailable; return o }(), r(0, "a", "1", 5, 6)}, linearizability.Ok},
+		{"refused write took effect", []op{w(0, "a", "1", 1, 2), func() op { o := w(1, "a", "2", 3, 4); o.Output.Err = kvmodel.ErrUnavailable; return o }(), r(0, "a", "2", 5, 6)}, linearizability.Illegal},
 		{"crash keeps acknowledged writes", []op{w(0, "a", "1", 1, 2), crash(3), r(1, "a", "1", 5, 6)}, linearizability.Ok},
 		{"crash loses an acknowledged write", []op{w(0, "a", "1", 1, 2), crash(3), r(1, "a", "", 5, 6)}, linearizability.Illegal},
 		{"keys are independent", []op{w(0, "a", "1", 1, 2), w(1, "b", "2", 3, 4), r(0, "b", "2", 5, 6), r(1, "a", "1", 7, 8)}, linearizability.Ok},

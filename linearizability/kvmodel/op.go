@@ -49,6 +49,9 @@ const (
 	ErrUnknown ErrClass = "unknown"
 	// ErrMismatch is a CAS refused because the key does not hold Old.
 	ErrMismatch ErrClass = "mismatch"
+	// ErrUnavailable is an operation the store refused before it could
+	// take effect (no node would take it): it changed nothing.
+	ErrUnavailable ErrClass = "unavailable"
 )
 
 // Output is one response.
@@ -67,8 +70,8 @@ func Unknown(why string) Output { return Output{Err: ErrUnknown, Message: why} }
 
 func (o Output) String() string {
 	switch {
-	case o.Err == ErrUnknown:
-		return "unknown"
+	case o.Err == ErrUnknown, o.Err == ErrUnavailable:
+		return string(o.Err)
 	case o.Err == ErrMismatch && o.Found:
 		return "mismatch, holds " + o.Value
 	case o.Err == ErrMismatch:

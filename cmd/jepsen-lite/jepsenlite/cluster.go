@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -226,7 +227,7 @@ func (c *cluster) argv(n *clusterNode, bootstrap bool) ([]string, error) {
 			argv = append(argv, "--peer", m.id+"="+c.proxies[n.idx][m.idx].addr())
 		}
 	}
-	for _, k := range slices.Sorted(mapsKeys(c.spec.StoreParams)) {
+	for _, k := range slices.Sorted(maps.Keys(c.spec.StoreParams)) {
 		argv = append(argv, "--param", k+"="+c.spec.StoreParams[k])
 	}
 	if c.spec.RawSnapshots {
@@ -236,16 +237,6 @@ func (c *cluster) argv(n *clusterNode, bootstrap bool) ([]string, error) {
 		argv = append(argv, "--bootstrap")
 	}
 	return argv, nil
-}
-
-func mapsKeys(m map[string]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // spawn starts node n and waits for its hello.
@@ -289,8 +280,17 @@ func lastLines(s string, n int) string {
 }
 
 // setFaultLog gives the cluster the run's fault log, on which it records
-// who leads over time and which nodes a fault hit.
-func (c *cluster) setFaultLog(l *linearizability.FaultLog) { c.faults = l }
+// who leads over time (from now on: the leader it knows of already first)
+// and which nodes a fault hit.
+func (c *cluster) setFaultLog(l *linearizability.FaultLog) {
+	c.faults = l
+	for _, i := range slices.Sorted(maps.Keys(c.leaderWin)) {
+		lw := c.leaderWin[i]
+		lw.win = c.openWindow("leader", fmt.Sprintf("%s leads in term %d", c.nodes[i].id, lw.term))
+		c.leaderWin[i] = lw
+	}
+}
+
 
 func (c *cluster) openWindow(nemesis, detail string) int {
 	if c.faults == nil {

@@ -44,7 +44,13 @@ type ClusterSpec struct {
 	// RawSnapshots runs hashicorp's file snapshot store as it is, without
 	// the sync of each snapshot's directory (see syncedSnapshots).
 	RawSnapshots bool
+	// Power is the share of the nodes a power loss hits: "one", "minority",
+	// "majority", "all", or "" for one of them drawn per fault.
+	Power string
 }
+
+// PowerShares are the values of ClusterSpec.Power.
+var PowerShares = []string{"one", "minority", "majority", "all"}
 
 // raftkvNodeEnv is added to the environment of every node the cluster
 // starts (tests make the test binary serve as jepsen-lite with it).
@@ -273,6 +279,17 @@ func (c *cluster) spawn(n *clusterNode, bootstrap bool) error {
 	return nil
 }
 
+// exitReason picks from a node's standard error why it died: its panic,
+// else its last line.
+func exitReason(stderr string) string {
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(l, "panic: ") {
+			return l
+		}
+	}
+	return lastLines(stderr, 1)
+}
+
 // lastLines returns the last n lines of s.
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
@@ -390,11 +407,11 @@ func (c *cluster) checkExits() *failure {
 		c.lostLeader(n.idx, "exited")
 		if n.idx == c.fsyncVictim {
 			n.exited = true
-			w := c.openWindow("node", fmt.Sprintf("%s stopped itself after the failed sync: %s", n.id, lastLines(n.p.Stderr(), 1)))
+			w := c.openWindow("node", fmt.Sprintf("%s stopped itself after the failed sync: %s", n.id, exitReason(n.p.Stderr())))
 			c.closeWindow(w, "")
 			continue
 		}
-		c.failed = &failure{what: fmt.Sprintf("node %s exited on its own: %s", n.id, lastLines(n.p.Stderr(), 1)), evidence: n.p.Stderr()}
+		c.failed = &failure{what: fmt.Sprintf("node %s exited on its own: %s", n.id, exitReason(n.p.Stderr())), evidence: n.p.Stderr()}
 		return c.failed
 	}
 	return nil
@@ -472,14 +489,14 @@ func (c *cluster) exec(w any, _ bool) (any, bool, *failure) {
 // unknown (their deadlines have passed) and a leader has committed a
 // barrier after that. An operation that was answered may still have a
 // stale copy in flight, but its session makes that copy a no-op.
-func (c *cluster) settle(ctx context.Context, limit time.Duration) error {
+func (c *cluster) settle(_ context.Context, limit time.Duration) error {
 	if d := time.Until(c.lastDeadline.Add(50 * time.Millisecond)); d > 0 {
 		time.Sleep(d)
 	}
 	end := time.Now().Add(limit)
 	start := c.leaderGuess()
 	var last []string
-	for time.Now().Before(end) && ctx.Err() == nil {
+	for time.Now().Before(end) {
 		if f := c.checkExits(); f != nil {
 			return &recoveryError{f: f}
 		}
@@ -637,17 +654,22 @@ func (c *cluster) Respawn(ctx context.Context) error {
 }
 
 // powerVictims draws the nodes a power loss hits from its seed: one
-// node, a minority, a majority or all of them.
+// node, a minority, a majority or all of them, as ClusterSpec.Power says
+// or drawn too.
 func (c *cluster) powerVictims(seed uint64) ([]int, string) {
 	r := rand.New(rand.NewPCG(seed, 0x706f776572))
 	n := len(c.nodes)
 	perm := r.Perm(n)
-	switch r.IntN(4) {
-	case 0:
+	share := PowerShares[r.IntN(len(PowerShares))]
+	if c.spec.Power != "" {
+		share = c.spec.Power
+	}
+	switch share {
+	case "one":
 		return perm[:1], "one node"
-	case 1:
+	case "minority":
 		return perm[:max(1, (n-1)/2)], "a minority"
-	case 2:
+	case "majority":
 		return perm[:n/2+1], "a majority"
 	}
 	return perm, "every node"

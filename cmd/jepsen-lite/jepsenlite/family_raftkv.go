@@ -3,6 +3,7 @@ package jepsenlite
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,7 +21,9 @@ import (
 // under every node; raftkv/mutant/memory keeps every node's log and votes
 // in memory, which a restart forgets. Parameters: nodes (3 or 5),
 // op_deadline (the time a client operation may take, retries included),
-// heartbeat (raft's heartbeat and election timeout), snapshot_dir_sync
+// heartbeat (raft's heartbeat and election timeout), power (the share of
+// the nodes a power loss hits: one, minority, majority or all; by default
+// drawn per fault), snapshot_dir_sync
 // (false: hashicorp's file snapshot store as it is, see syncedSnapshots);
 // the others go to the store.
 func init() {
@@ -83,6 +86,11 @@ func raftkvCluster(engine string, params map[string]string) (*ClusterSpec, error
 				return nil, fmt.Errorf("%w: --param nodes=%s: want 3 or 5", ErrUsage, v)
 			}
 			spec.Nodes = n
+		case "power":
+			if !slices.Contains(PowerShares, v) {
+				return nil, fmt.Errorf("%w: --param power=%s: want one of %s", ErrUsage, v, strings.Join(PowerShares, ", "))
+			}
+			spec.Power = v
 		case "snapshot_dir_sync":
 			b, err := strconv.ParseBool(v)
 			if err != nil {

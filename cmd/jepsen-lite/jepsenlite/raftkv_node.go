@@ -407,26 +407,26 @@ func startKVNode(id, dir, store string, params map[string]string, raftAddr, apiA
 	conf.CommitTimeout = 5 * time.Millisecond
 	conf.SnapshotThreshold, conf.TrailingLogs, conf.SnapshotInterval = t.snapshotThreshold, t.trailingLogs, t.snapshotInterval
 	conf.Logger = logger
-	var boot bool
 	if bootstrap {
+		// Before the node starts: a leader elected by the others may
+		// reach it as soon as it does.
 		has, err := raft.HasExistingState(logs, stable, snaps)
 		if err != nil {
 			return fail(fmt.Errorf("read state: %w", err))
 		}
-		boot = !has
+		if !has {
+			var c raft.Configuration
+			for i, mid := range members.ids {
+				c.Servers = append(c.Servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(mid), Address: raft.ServerAddress(members.addrs[i])})
+			}
+			if err := raft.BootstrapCluster(conf, logs, stable, snaps, n.trans, c); err != nil {
+				return fail(fmt.Errorf("bootstrap: %w", err))
+			}
+		}
 	}
 	n.r, err = raft.NewRaft(conf, n.fsm, logs, stable, snaps, n.trans)
 	if err != nil {
 		return fail(fmt.Errorf("start raft: %w", err))
-	}
-	if boot {
-		var c raft.Configuration
-		for i, mid := range members.ids {
-			c.Servers = append(c.Servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(mid), Address: raft.ServerAddress(members.addrs[i])})
-		}
-		if err := n.r.BootstrapCluster(c).Error(); err != nil {
-			return fail(fmt.Errorf("bootstrap: %w", err))
-		}
 	}
 	ln, err := net.Listen("tcp", apiAddr)
 	if err != nil {

@@ -308,7 +308,6 @@ func (c *cluster) setFaultLog(l *linearizability.FaultLog) {
 	}
 }
 
-
 func (c *cluster) openWindow(nemesis, detail string) int {
 	if c.faults == nil {
 		return -1

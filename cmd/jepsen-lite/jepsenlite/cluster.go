@@ -455,6 +455,12 @@ func (c *cluster) exec(w any, _ bool) (any, bool, *failure) {
 			if err != nil {
 				return c.fam.unknown("protocol"), false, &failure{what: err.Error()}
 			}
+			if c.fam.isUnknown(out) {
+				// The state machine could not tell (a command it could not
+				// decode): the operation may still take effect.
+				c.lastDeadline = deadline
+				return out, true, nil
+			}
 			return out, false, nil
 		}
 		c.observe(target, r)
@@ -483,6 +489,11 @@ func (c *cluster) exec(w any, _ bool) (any, bool, *failure) {
 	return c.fam.unknown(fmt.Sprintf("no answer within %v (%d tries, last %s)", c.spec.OpDeadline, tries, last)), true, nil
 }
 
+// A node checks a command's deadline just before it proposes it, on the
+// clock every process here shares; a node stopped between that check and
+// the proposal would break the bound, which is why no settle runs while a
+// node is stopped (pause faults end with SIGCONT before the next fault).
+//
 // settle waits until every operation of the past has taken effect or
 // never will: until no node may still propose one whose outcome is
 // unknown (their deadlines have passed) and a leader has committed a

@@ -124,14 +124,21 @@ var (
 	_ faults.PartitionTarget = (*cluster)(nil)
 )
 
-// freePort returns a loopback port nobody listens on now.
+// freePort returns a loopback address nobody listens on now, on a port
+// below the kernel's ephemeral range (32768 and up on Linux): a node
+// binds its address again when it restarts, and an outgoing connection
+// could have taken an ephemeral port meanwhile.
 func freePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+	for range 200 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 10000+rand.IntN(20000))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		_ = ln.Close()
+		return addr, nil
 	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
+	return "", fmt.Errorf("no free loopback port between 10000 and 30000")
 }
 
 // startCluster starts the nodes of engine as spec says, each on a lazyfs

@@ -73,7 +73,7 @@ func TestNemesisRegistry(t *testing.T) {
 	for _, n := range Nemeses() {
 		names = append(names, n.Name())
 	}
-	if got := strings.Join(names, ","); got != "crash,fsync,kill,pause" {
+	if got := strings.Join(names, ","); got != "crash,fsync,kill,partition,pause" {
 		t.Errorf("nemeses %s", got)
 	}
 	if _, err := LookupNemesis("flood"); !errors.Is(err, ErrUnknownNemesis) {

@@ -71,6 +71,8 @@ func MainIO(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return nodeMain(args[1:], stdin, stdout, stderr)
 	case "streams-server":
 		return streamsServerMain(args[1:], stderr)
+	case "raftkv-node":
+		return raftkvNodeMain(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return ExitPass
@@ -254,7 +256,7 @@ func struckOf(fam Family, h *History) (crashes, struck int) {
 	}
 	struck = crashes
 	for _, w := range h.Faults {
-		if w.Nemesis == "pause" {
+		if w.Nemesis == "pause" || w.Nemesis == "partition" {
 			struck++
 		}
 	}

@@ -56,6 +56,20 @@
 // or campaign promptly; what was recorded is checked and the run is
 // marked interrupted (never a pass).
 //
+// # Clusters
+//
+// The raftkv family is a system rather than an engine: a replicated
+// key-value store on hashicorp/raft, 3 or 5 node processes (jepsen-lite
+// raftkv-node) whose log and stable stores are a raftlog engine, talking
+// through proxies in this process that the partition nemesis cuts, slows
+// or thins (cluster.go). kill and pause hit one node, the leader in half
+// the faults; crash cuts the power of one node, a majority or all of them,
+// each on its own lazyfs mount. A cluster runs in real time: the same seed
+// asks the same operations in the same order and injects the same faults,
+// but which operation times out, and who leads, is up to the cluster, so
+// its histories may differ between replays. The timeline shows who led
+// when ("leader" windows) and which nodes each fault hit ("node" windows).
+//
 // # Exit codes
 //
 // 0 pass, 1 violation (an illegal history, or an engine panic, hang or

@@ -42,6 +42,9 @@ type Family interface {
 	// server returns how to run engine as a server process, or nil for
 	// an engine that runs in a jepsen-lite process.
 	server(engine, override string) (*ServerSpec, error)
+	// cluster returns how to run engine as a cluster of node processes,
+	// or nil for an engine that is not one.
+	cluster(engine string, params map[string]string) (*ClusterSpec, error)
 	decodeWork(b []byte) (any, error)
 	decodeTraits(b []byte) (any, error)
 	decodeOutput(b []byte) (any, error)
@@ -138,6 +141,10 @@ type Spec[E, W, In, Out, T any] struct {
 	// Server, for a family whose engines are server processes, returns
 	// how to run one (override is the --server-cmd template, if any).
 	Server func(engine, override string) (*ServerSpec, error)
+	// Cluster, for a family whose engines are clusters of node processes
+	// (see cluster.go), returns how to run one with the run's parameters;
+	// Open, Apply and Close are then never called.
+	Cluster func(engine string, params map[string]string) (*ClusterSpec, error)
 	// Close closes an engine.
 	Close func(E) error
 	// Apply runs w on e.
@@ -240,6 +247,13 @@ func (f spec[E, W, In, Out, T]) server(engine, override string) (*ServerSpec, er
 		return nil, nil
 	}
 	return f.s.Server(engine, override)
+}
+
+func (f spec[E, W, In, Out, T]) cluster(engine string, params map[string]string) (*ClusterSpec, error) {
+	if f.s.Cluster == nil {
+		return nil, nil
+	}
+	return f.s.Cluster(engine, params)
 }
 
 func (f spec[E, W, In, Out, T]) decodeOutput(b []byte) (any, error) {

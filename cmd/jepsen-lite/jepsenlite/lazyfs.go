@@ -161,6 +161,9 @@ func availability(engine string, params map[string]string) (map[string]nemesisPl
 	if err := checkEngine(fam, name); err != nil {
 		return nil, err
 	}
+	if cs, err := fam.cluster(name, params); cs != nil || err != nil {
+		return clusterAvailability(err), nil
+	}
 	if srv, err := fam.server(name, ""); srv != nil || err != nil {
 		return serverAvailability(err), nil
 	}
@@ -190,6 +193,8 @@ func availability(engine string, params map[string]string) (map[string]nemesisPl
 		switch name := n.Name(); {
 		case name == "pause":
 			out[name] = nemesisPlan{where: "child process", applicable: true}
+		case name == "partition":
+			out[name] = nemesisPlan{where: "not applicable: one process, no network between nodes"}
 		case !inf.Persistent:
 			out[name] = nemesisPlan{where: "not applicable: not persistent, nothing to recover"}
 		case name == "kill" && inf.UsesFS:
@@ -216,6 +221,10 @@ func availability(engine string, params map[string]string) (map[string]nemesisPl
 func serverAvailability(err error) map[string]nemesisPlan {
 	out := map[string]nemesisPlan{}
 	for _, n := range faults.Nemeses() {
+		if n.Name() == "partition" {
+			out[n.Name()] = nemesisPlan{where: "not applicable: one process, no network between nodes"}
+			continue
+		}
 		p := nemesisPlan{where: "server process", applicable: true}
 		if n.Name() == "crash" || n.Name() == "fsync" {
 			p.where = "server process, its data directory on lazyfs"

@@ -239,6 +239,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		return nil, fmt.Errorf("%w: engine %s: %w: %v%s", ErrSetup, cfg.Engine, faults.ErrUnavailable, cfg.Nemeses, why)
 	}
+	if c, ok := sys.(*cluster); ok {
+		c.setFaultLog(r.rec.Faults())
+	}
 	r.wl = fam.newWorkload(cfg.Seed, cfg.Clients, sys.info())
 	for i := range cfg.Clients {
 		r.clients = append(r.clients, &client{id: i})
@@ -324,11 +327,17 @@ func openSystem(fam Family, engine string, cfg Config, nems []faults.Nemesis) (s
 	wantDisk, wantProc := false, false
 	for _, n := range nems {
 		switch n.Name() {
-		case "kill", "pause":
+		case "kill", "pause", "partition":
 			wantProc = true
 		default:
 			wantDisk = true
 		}
+	}
+	if cs, err := fam.cluster(engine, cfg.Params); cs != nil || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		return startCluster(fam, engine, *cs, cfg, wantDisk)
 	}
 	srv, err := fam.server(engine, cfg.ServerCmd)
 	if err != nil {
@@ -542,7 +551,7 @@ func (r *runner) faultError(err error) {
 
 func (r *runner) finishFault() {
 	f := r.fault
-	if f.Restarted || f.Nemesis == "pause" {
+	if f.Restarted || f.Nemesis == "pause" || f.Nemesis == "partition" {
 		r.struck++
 	}
 	if f.Restarted {

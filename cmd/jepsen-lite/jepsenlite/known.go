@@ -26,6 +26,27 @@ var KnownFindings = []KnownFinding{
 		Summary: "recovery keeps a tail batch whose fsync failed (read back from the page cache); a later power loss loses entries acknowledged after it or leaves a sealed segment Open refuses (failed to read header: EOF)",
 		Report:  "engines/raftlog/peers/findings/raft-wal-unsynced-tail.md",
 	},
+	{
+		ID:      "durable-streams-node-unsynced-names",
+		Engine:  "streams-http/reference",
+		Nemesis: "crash",
+		Summary: "the file store never fsyncs a directory nor a new segment file: at a power loss acknowledged streams vanish with all their appends (strict POSIX: every stream; ext4: streams and forks with no append yet), and recovery deletes their metadata",
+		Report:  "engines/streams/httpserver/findings/durable-streams-node-unsynced-names.md",
+	},
+	{
+		ID:      "durable-streams-node-fsync-failure-duplicates",
+		Engine:  "streams-http/reference",
+		Nemesis: "fsync",
+		Summary: "an append whose fdatasync fails answers 500 but stays in the segment file and is served; the producer state is not advanced, so the client's retry is appended again (a duplicate), and the metadata's offset lags the file",
+		Report:  "engines/streams/httpserver/findings/durable-streams-node-fsync-failure-duplicates.md",
+	},
+	{
+		ID:      "durable-streams-node-fork-retry-conflict",
+		Engine:  "streams-http/reference",
+		Nemesis: "pause",
+		Summary: "a fork request repeated as it was (no Content-Type: the fork inherits its source's) is answered 409 instead of 200, so a client retrying a fork of unknown outcome is told the fork it made conflicts",
+		Report:  "engines/streams/httpserver/findings/durable-streams-node-fork-retry-conflict.md",
+	},
 }
 
 func lookupKnown(engine, nemesis string) (KnownFinding, bool) {

@@ -540,6 +540,14 @@ func (r *runner) await(ctx context.Context, c *client) {
 
 func (r *runner) faultError(err error) {
 	var re *recoveryError
+	if errors.Is(err, context.Canceled) {
+		// Interrupted while the engine was coming back: not the engine's
+		// failure, and the run stops here, marked interrupted.
+		r.interrupted, r.stopped = true, true
+		r.rec.Faults().Close(r.window, r.fault.Detail+"; interrupted")
+		r.fault = nil
+		return
+	}
 	if errors.As(err, &re) {
 		r.fail(re.f)
 	} else {

@@ -22,7 +22,10 @@
 // counted as the streams package defines them (message count and data
 // bytes before a message); the server's opaque offsets are kept for the
 // positions the client has seen them at (the tail after each of its
-// appends, the tail of each read), which is what a fork needs.
+// appends, the tail of each read), which is what a fork needs. A fork
+// shares its source's offsets up to its fork position (the protocol reads
+// a fork there at its source's offsets), so a position a fork inherited
+// names the offset the client saw in the source, up the chain of forks.
 //
 // # Known differences from the streams contract
 //
@@ -42,7 +45,8 @@
 //     protocol has no per-message offsets), so they cost the stream's size.
 //   - A duplicate's offsets are the tail when the client looked, not when
 //     the first append landed. A fork at a position where the client has
-//     seen no server offset fails with ErrNoServerOffset (unavailable).
+//     seen no server offset (in the stream, or in its sources up to the
+//     fork positions) fails with ErrNoServerOffset (unavailable).
 //   - Wait long-polls; Touch is a read at offset=now (the protocol slides a
 //     TTL on reads).
 package httpstore

@@ -51,6 +51,18 @@ type Store struct {
 	// offsets maps a stream and a position, in the client's offsets, to
 	// the server offset the client saw there.
 	offsets map[string]map[streams.Offset]string
+	// parents maps a fork the client made to its source and fork
+	// position: a fork shares its source's offsets up to that position
+	// (the protocol reads a fork at its source's offsets), so a position
+	// the client saw in the source names the same server offset in the
+	// fork.
+	parents map[string]forkParent
+}
+
+// forkParent is the source of a fork and the position it was forked at.
+type forkParent struct {
+	source string
+	at     streams.Offset
 }
 
 var _ streams.Store = (*Store)(nil)
@@ -90,7 +102,7 @@ func Open(o streams.Options) (*Store, error) {
 		base: &url.URL{Scheme: u.Scheme, Host: u.Host}, prefix: prefix, timeout: timeout,
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}},
 		ctx:    ctx, cancel: cancel, nonce: hex.EncodeToString(nb[:]),
-		offsets: map[string]map[streams.Offset]string{},
+		offsets: map[string]map[streams.Offset]string{}, parents: map[string]forkParent{},
 	}, nil
 }
 
@@ -291,13 +303,33 @@ func (s *Store) forget(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.offsets, name)
+	delete(s.parents, name)
 }
 
+// forked records that name is a fork of source at position at.
+func (s *Store) forked(name, source string, at streams.Offset) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.parents[name] = forkParent{source: source, at: at}
+}
+
+// serverOffset is the server offset of position at of name: one the
+// client saw in name, or, for a position a fork inherited, one it saw in
+// the fork's source (and so on up the chain of forks).
 func (s *Store) serverOffset(name string, at streams.Offset) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o, ok := s.offsets[name][at]
-	return o, ok
+	for range len(s.parents) + 1 { // a chain visits each fork once
+		if o, ok := s.offsets[name][at]; ok {
+			return o, true
+		}
+		p, ok := s.parents[name]
+		if !ok || at.Compare(p.at) > 0 {
+			return "", false
+		}
+		name = p.source
+	}
+	return "", false
 }
 
 func check(name string) error {
@@ -607,8 +639,16 @@ func (s *Store) Fork(name, source string, at streams.Offset, cfg streams.Config)
 	switch resp.status {
 	case http.StatusCreated:
 		s.forget(name)
+		if at != streams.Now {
+			s.forked(name, source, at)
+		}
 		return true, nil
 	case http.StatusOK:
+		// The fork exists with this request's source and offset (the
+		// protocol's idempotent create).
+		if at != streams.Now {
+			s.forked(name, source, at)
+		}
 		return false, nil
 	}
 	return false, refusal(r, resp)

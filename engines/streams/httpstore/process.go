@@ -15,6 +15,10 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/ordeal-dev/ordeal/internal/durable"
 )
 
 // ProcessOptions describe a server to run.
@@ -23,8 +27,11 @@ type ProcessOptions struct {
 	// port to listen on and {dir} the data directory, each shell-quoted.
 	// It must name {port}.
 	Command string
-	// Dir is the data directory; it is created if missing. The process owns
-	// its contents.
+	// Dir is the data directory; it is created if missing, durably (the
+	// parent of every directory created is synced, as a directory an
+	// operator made long before the server started): a power loss then
+	// loses only what the server wrote in it. The process owns its
+	// contents.
 	Dir string
 	// Port is the port to listen on; 0 picks a free one at Start and keeps
 	// it across restarts.
@@ -62,7 +69,7 @@ func StartProcess(ctx context.Context, o ProcessOptions) (*Process, error) {
 		o.ReadyTimeout = 30 * time.Second
 	}
 	if o.Dir != "" {
-		if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		if err := durable.MkdirAll(vfs.Default, o.Dir, 0o755); err != nil {
 			return nil, fmt.Errorf("httpstore: data directory: %w", err)
 		}
 	}

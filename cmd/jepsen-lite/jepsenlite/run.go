@@ -420,9 +420,11 @@ type runner struct {
 	evidence    []string
 	stopped     bool
 	interrupted bool
+	ctx         context.Context // the run's: once cancelled, the run is interrupted
 }
 
 func (r *runner) loop(ctx context.Context, start time.Time) {
+	r.ctx = ctx
 	r.limit = r.cfg.Ops
 	lastReport := start
 	for ; !r.stopped; r.step++ {
@@ -540,7 +542,7 @@ func (r *runner) await(ctx context.Context, c *client) {
 
 func (r *runner) faultError(err error) {
 	var re *recoveryError
-	if errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.Canceled) || (r.ctx != nil && r.ctx.Err() != nil) {
 		// Interrupted while the engine was coming back: not the engine's
 		// failure, and the run stops here, marked interrupted.
 		r.interrupted, r.stopped = true, true

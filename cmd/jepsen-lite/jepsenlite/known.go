@@ -47,6 +47,27 @@ var KnownFindings = []KnownFinding{
 		Summary: "a fork request repeated as it was (no Content-Type: the fork inherits its source's) is answered 409 instead of 200, so a client retrying a fork of unknown outcome is told the fork it made conflicts",
 		Report:  "engines/streams/httpserver/findings/durable-streams-node-fork-retry-conflict.md",
 	},
+	{
+		ID:      "jetstream-default-power-loss",
+		Engine:  "adapter/jetstream",
+		Nemesis: "crash",
+		Summary: "at JetStream's default sync_interval=2m a power loss tears acknowledged atomic batches, keeps group offsets without the records before them, brings deleted records back, or leaves stream metadata the server skips (Open then fails with ErrCorrupt); strict and ext4 profiles alike (data loss)",
+		Report:  "engines/adapter/jetstream/findings/jetstream-default-power-loss.md",
+	},
+	{
+		ID:      "jetstream-new-stream-dirs-unsynced",
+		Engine:  "adapter/jetstream-sync-always",
+		Nemesis: "crash",
+		Summary: "with sync_interval=always JetStream never fsyncs the parents of a new stream's directory: under the strict profile a power loss takes whole streams with acknowledged records and group offsets (portability; the ext4 profile passes); under both profiles a DeleteByKey that empties a block is undone by a power loss (jetstream-purge-undone)",
+		Report:  "engines/adapter/jetstream/findings/jetstream-new-stream-dirs-unsynced.md",
+	},
+	{
+		ID:      "jetstream-eio-tail-adopted",
+		Engine:  "adapter/jetstream-sync-always",
+		Nemesis: "fsync",
+		Summary: "after a failed fsync and a restart without power loss JetStream serves what it could not write and appends after it; the next power loss cuts the stream there, losing acknowledged records (both profiles); under the strict profile jetstream-new-stream-dirs-unsynced and jetstream-purge-undone show in this cell too",
+		Report:  "engines/adapter/jetstream/findings/jetstream-eio-tail-adopted.md",
+	},
 }
 
 func lookupKnown(engine, nemesis string) (KnownFinding, bool) {

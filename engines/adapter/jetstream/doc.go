@@ -130,9 +130,20 @@
 //   - Close shuts the server down, which writes out what the server buffers
 //     and its state files: more than the SPI's Close promises, never less.
 //   - An atomic batch is committed message by message into the stream's
-//     files; whether a crash in the middle can leave part of it, and
-//     whether a DeleteByKey purge can be cut in half, is for the fault
-//     campaigns to show.
+//     files. The fault campaigns (jepsen-lite, crash and fsync on lazyfs)
+//     cut the power between operations, not inside one; what they find is
+//     in findings/ beside this package, with the evidence and the replay
+//     commands. At the default sync_interval a power loss can keep part of
+//     an acknowledged batch, keep a group offset while losing the records
+//     written before it (the two live in different streams, and nothing
+//     orders their writes), bring deleted records back, or leave stream
+//     metadata the server skips, after which Open fails with
+//     adapter.ErrCorrupt. At sync_interval=always a DeleteByKey that
+//     empties a message block is acknowledged before the removal of the
+//     block's file is durable, so a power loss can undo it; and after a
+//     failed fsync and a restart without power loss the server serves what
+//     it could not write, so the next power loss loses records
+//     acknowledged since and their offsets are handed out again.
 //   - Reads go through the server's direct get, which answers a message it
 //     fails to load as "not found": a read error of the store shows as a
 //     missing record, not as an error.
